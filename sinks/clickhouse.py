@@ -1,0 +1,165 @@
+"""ClickHouse sink: schema, idempotent writes of pending rows, and queries. clickhouse-connect only.
+
+The DSN selects the engine: ``chdb:///abs/path`` is the embedded ClickHouse (one process may
+open a data directory at a time), ``http(s)://user:pass@host:8123`` a server. The client is
+synchronous; the worker calls it from one thread so the event loop keeps running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from stream.batch import PendingRows
+from stream.week import week_date
+
+TEACHER_WEEK_COLUMNS = (
+    "week_start",
+    "teacher_id",
+    "group_chats_created",
+    "group_messages",
+    "chat_messages",
+    "calls",
+    "version",
+)
+REGISTRATION_COLUMNS = ("role", "user_id", "registered_by", "ts", "event_id")
+_DB = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class StoreError(RuntimeError):
+    """The store could not be opened or written; retry later, nothing is lost."""
+
+
+class QueryError(RuntimeError):
+    """ClickHouse refused a query; the message is its own first line."""
+
+
+def schema_statements(database: str) -> list[str]:
+    """DDL in order, from the ``sinks/sql`` files, for one database name (an identifier)."""
+    if not _DB.match(database):
+        raise ValueError(f"bad database name {database!r}")
+    files = sorted(
+        (f for f in resources.files("sinks").joinpath("sql").iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    return [f.read_text(encoding="utf-8").replace("{db}", database) for f in files]
+
+
+def open_client(dsn: str) -> Client:
+    """A clickhouse-connect client for a DSN; creates the directory of an embedded store."""
+    parsed = urlparse(dsn)
+    try:
+        if parsed.scheme == "chdb":
+            Path(parsed.path).mkdir(parents=True, exist_ok=True)
+        return clickhouse_connect.get_client(dsn=dsn)
+    except Exception as exc:  # the driver raises several families; all mean "cannot open"
+        raise StoreError(f"cannot open the store {redact(dsn)}: {first_line(exc)}") from exc
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for messages and logs."""
+    parsed = urlparse(dsn)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return parsed._replace(netloc=netloc).geturl()
+    return dsn
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+class ClickHouseSink:
+    """Owns one client. Not thread-safe: call it from one thread at a time."""
+
+    def __init__(self, *, dsn: str, database: str) -> None:
+        self.dsn = dsn
+        self.database = database
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = open_client(self.dsn)
+        return self._client
+
+    def ensure_schema(self) -> None:
+        for statement in schema_statements(self.database):
+            self.client.command(statement)
+
+    def write(self, rows: PendingRows) -> int:
+        """Insert pending rows. Idempotent: writing the same rows again changes nothing visible."""
+        try:
+            if rows.teacher_weeks:
+                self.client.insert(
+                    f"{self.database}.teacher_week",
+                    [
+                        (
+                            week_date(r.week_start),
+                            r.teacher_id,
+                            r.group_chats_created,
+                            r.group_messages,
+                            r.chat_messages,
+                            r.calls,
+                            r.version,
+                        )
+                        for r in rows.teacher_weeks.values()
+                    ],
+                    column_names=TEACHER_WEEK_COLUMNS,
+                )
+            if rows.registrations:
+                self.client.insert(
+                    f"{self.database}.registrations",
+                    [
+                        (
+                            r.role,
+                            r.user_id,
+                            r.registered_by,
+                            datetime.fromtimestamp(r.ts / 1000, UTC),
+                            r.event_id,
+                        )
+                        for r in rows.registrations.values()
+                    ],
+                    column_names=REGISTRATION_COLUMNS,
+                )
+        except StoreError:
+            raise
+        except Exception as exc:
+            self.reset()
+            raise StoreError(f"write to {redact(self.dsn)} failed: {first_line(exc)}") from exc
+        return len(rows)
+
+    def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
+        client = self.client
+        try:
+            return client.query(sql, parameters=parameters).result_rows
+        except Exception as exc:
+            raise QueryError(first_line(exc)) from exc
+
+    def raw(self, sql: str, fmt: str) -> bytes:
+        """The result in any ClickHouse output format, as bytes."""
+        client = self.client
+        try:
+            return client.raw_query(sql, fmt=fmt)
+        except Exception as exc:
+            raise QueryError(first_line(exc)) from exc
+
+    def reset(self) -> None:
+        """Drop the client so the next call reconnects (after a failure)."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # a broken client may fail to close; it is dropped anyway
+                client.close()
+
+    def close(self) -> None:
+        self.reset()

@@ -1,0 +1,93 @@
+"""The Faust app, built by a factory from the settings: nothing is registered at import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import faust
+from faust.types import TP, StreamT
+from prometheus_client import CollectorRegistry
+
+from sinks.clickhouse import ClickHouseSink
+from stream.batch import DeadLetter
+from stream.metrics import Metrics
+from stream.pipeline import Pipeline, dead_letter_headers
+from stream.settings import Settings
+
+STATE_TABLE = "user-state"
+
+
+def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> tuple[faust.App, Pipeline]:
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store=settings.table_store,
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        autodiscover=False,
+        web_enabled=settings.web_enabled,
+        web_port=settings.web_port,
+        web_bind="127.0.0.1",
+        web_in_thread=False,
+        consumer_auto_offset_reset="earliest",
+        # Offsets are committed by the pipeline after each durable flush, never by Faust; the
+        # input topic has acks disabled, so Faust's own commits have nothing to commit.
+        stream_wait_empty=False,
+        producer_acks=-1,
+        table_cleanup_interval=3600.0,
+    )
+    source = app.topic(
+        *settings.consumed_topics,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        acks=False,
+    )
+    dead_letters = app.topic(
+        settings.dead_letter_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        internal=False,
+    )
+    table = app.Table(
+        STATE_TABLE,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+
+    async def send_dead_letter(letter: DeadLetter) -> None:
+        await dead_letters.send(key=letter.record.key, value=letter.record.value, headers=dead_letter_headers(letter))
+
+    async def commit(offsets: Mapping[TP, int]) -> None:
+        await app.consumer._commit(offsets)
+
+    async def flush_producer() -> None:
+        await app.producer.flush()
+
+    pipeline = Pipeline(
+        settings=settings,
+        sink=ClickHouseSink(dsn=settings.store_dsn, database=settings.database),
+        metrics=Metrics(registry if registry is not None else CollectorRegistry()),
+        commit=commit,
+        flush_producer=flush_producer,
+        send_dead_letter=send_dead_letter,
+    )
+    pipeline.attach_table(table)
+
+    @app.agent(source, name="count-teacher-weeks")
+    async def count(stream: StreamT) -> None:
+        async for events in stream.take_events(settings.batch_max_events, within=settings.batch_window_s):
+            await pipeline.on_batch(stream, events)
+
+    @app.timer(interval=settings.flush_interval_s)
+    async def flush_timer() -> None:
+        await pipeline.flush()
+
+    return app, pipeline

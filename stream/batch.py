@@ -1,0 +1,228 @@
+"""Apply a batch of raw messages to per-user state: decode, group by user, count, collect rows.
+
+Used as it is by the Faust agent and by ``replay``; only the state access differs (a Faust
+table, or a dict). One batch reads and writes each user's state once, so a Faust table sees
+one write (one changelog message) per user per batch, however many events the user had.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+
+from schemas.decode import REASONS, Event, Rejection, decode
+from stream.core import (
+    COUNTED,
+    DUPLICATE,
+    IGNORED,
+    LATE,
+    Policy,
+    TeacherWeekRow,
+    UserState,
+    apply_user_events,
+    decode_state,
+    encode_state,
+    teacher_week_row,
+)
+from stream.settings import Settings
+from stream.week import WeekCalendar
+
+
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """A raw message and where it came from (a Faust event, or a file and line for replay)."""
+
+    value: bytes
+    key: bytes | None
+    origin: Any
+
+
+class RegistrationRow(msgspec.Struct, frozen=True, gc=False):
+    """One row of ``sferum.registrations``."""
+
+    user_id: str
+    role: str
+    registered_by: str
+    ts: int
+    event_id: str
+
+
+class DeadLetter(msgspec.Struct, frozen=True, gc=False):
+    record: Record
+    reason: str
+    detail: str
+
+
+class StateAccess(Protocol):
+    """Where per-user state lives. ``origin`` is a record of that user in the current batch."""
+
+    def get(self, user_id: str, origin: Any) -> bytes | None: ...
+
+    def put(self, user_id: str, origin: Any, value: bytes) -> None: ...
+
+
+class DictState:
+    """State in a dict: for replay and tests."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def get(self, user_id: str, origin: Any) -> bytes | None:
+        return self.data.get(user_id)
+
+    def put(self, user_id: str, origin: Any, value: bytes) -> None:
+        self.data[user_id] = value
+
+
+@dataclass(slots=True)
+class Tally:
+    """How many messages went where. consumed = counted + ignored + duplicates + rejected."""
+
+    consumed: int = 0
+    counted: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Tally) -> None:
+        self.consumed += other.consumed
+        self.counted += other.counted
+        self.ignored += other.ignored
+        self.duplicates += other.duplicates
+        self.rejected.update(other.rejected)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "consumed": self.consumed,
+            "counted": self.counted,
+            "ignored": self.ignored,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected_total,
+            "rejected_by_reason": {r: self.rejected[r] for r in REASONS if self.rejected[r]},
+        }
+
+
+@dataclass(slots=True)
+class PendingRows:
+    """Rows changed since the last successful flush, newest version per key."""
+
+    teacher_weeks: dict[tuple[str, int], TeacherWeekRow] = field(default_factory=dict)
+    registrations: dict[str, RegistrationRow] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.teacher_weeks) + len(self.registrations)
+
+    def absorb_older(self, older: PendingRows) -> None:
+        """Put back rows of a failed flush; rows changed since then are newer and win."""
+        older.teacher_weeks.update(self.teacher_weeks)
+        older.registrations.update(self.registrations)
+        self.teacher_weeks, self.registrations = older.teacher_weeks, older.registrations
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+    #: The newest event time counted in this batch (for the stream-time metrics).
+    newest_ts: int = -1
+
+
+class BatchProcessor:
+    """Decodes and applies batches; accumulates the rows to flush."""
+
+    def __init__(self, settings: Settings, *, check_key: bool, clock: Callable[[], float] = time.time) -> None:
+        self.policy = Policy(WeekCalendar(settings.timezone), settings.allowed_lateness_ms)
+        self._future_ms = settings.future_tolerance_ms
+        self._max_bytes = settings.max_event_bytes
+        self._check_key = check_key
+        self._clock = clock
+        self.pending = PendingRows()
+        #: Rows being written by a flush in progress; they pin their weeks like pending rows.
+        self.in_flight = PendingRows()
+
+    def _is_pinned(self, user_id: str) -> Callable[[int], bool]:
+        pending, in_flight = self.pending.teacher_weeks, self.in_flight.teacher_weeks
+        return lambda week: (user_id, week) in pending or (user_id, week) in in_flight
+
+    def process(self, records: Sequence[Record], states: StateAccess) -> BatchOutcome:
+        outcome = BatchOutcome()
+        tally = outcome.tally
+        tally.consumed = len(records)
+        now_ms = int(self._clock() * 1000)
+        by_user: dict[str, list[tuple[Record, Event]]] = {}
+        for record in records:
+            event = decode(
+                record.value,
+                now_ms=now_ms,
+                future_tolerance_ms=self._future_ms,
+                max_bytes=self._max_bytes,
+                key=record.key,
+                check_key=self._check_key,
+            )
+            if isinstance(event, Rejection):
+                outcome.dead_letters.append(DeadLetter(record, event.reason, event.detail))
+                tally.rejected[event.reason] += 1
+            elif event.type != "registered" and event.role != "teacher":
+                tally.ignored += 1  # no state needed: nothing counts a non-teacher's activity
+            else:
+                by_user.setdefault(event.user_id, []).append((record, event))
+
+        for user_id, items in by_user.items():
+            origin = items[0][0].origin
+            state = decode_state(states.get(user_id, origin))
+            before = (state.stream_time, len(state.weeks))
+            result = apply_user_events(state, [e for _, e in items], self.policy, self._is_pinned(user_id))
+            changed = COUNTED in result.outcomes or (state.stream_time, len(state.weeks)) != before
+            if changed:
+                states.put(user_id, origin, encode_state(state))
+            self._collect(user_id, state, result.touched_weeks, result.registrations)
+            for (record, event), what in zip(items, result.outcomes, strict=True):
+                if what == COUNTED:
+                    tally.counted += 1
+                    if event.ts > outcome.newest_ts:
+                        outcome.newest_ts = event.ts
+                elif what == DUPLICATE:
+                    tally.duplicates += 1
+                elif what == LATE:
+                    tally.rejected[LATE] += 1
+                    outcome.dead_letters.append(DeadLetter(record, LATE, _late_detail(event, state)))
+                elif what == IGNORED:  # pragma: no cover - filtered above
+                    tally.ignored += 1
+        return outcome
+
+    def _collect(self, user_id: str, state: UserState, weeks: set[int], registrations: list[Event]) -> None:
+        rows = self.pending.teacher_weeks
+        for week in weeks:
+            row = teacher_week_row(user_id, week, state.weeks[week])
+            if row is not None:
+                rows[(user_id, week)] = row
+        regs = self.pending.registrations
+        for event in registrations:
+            regs[event.event_id] = RegistrationRow(
+                event.user_id, event.role, event.registered_by or "self", event.ts, event.event_id
+            )
+
+    def take_pending(self) -> PendingRows:
+        """Move pending rows in flight (for a flush); ``flush_failed`` puts them back."""
+        self.in_flight, self.pending = self.pending, PendingRows()
+        return self.in_flight
+
+    def flush_done(self) -> None:
+        self.in_flight = PendingRows()
+
+    def flush_failed(self) -> None:
+        self.pending.absorb_older(self.in_flight)
+        self.in_flight = PendingRows()
+
+
+def _late_detail(event: Event, state: UserState) -> str:
+    lag_h = (state.stream_time - event.ts) // 3_600_000
+    return f"event is {lag_h} h older than the user's stream time; its week is closed"

@@ -1,0 +1,192 @@
+"""The ``sferum-kpi`` command. Bad arguments and settings give one line on stderr and exit 2;
+an unreachable broker or store gives one line and exit 1. Never a traceback for those."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from stream.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="Weekly adoption indicators of «Сферум» from Kafka events to ClickHouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+BrokerOpt = Annotated[
+    str | None, typer.Option("--broker", help="Kafka, host:port or kafka://host:port [SFERUM_BROKER].")
+]
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="ClickHouse DSN: chdb:///abs/path or http(s)://… [SFERUM_STORE].")
+]
+FilesArg = Annotated[list[Path], typer.Argument(help="NDJSON files, one event per line.", show_default=False)]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"sferum-kpi: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Turn the expected failures into one line and an exit code."""
+    from sinks.clickhouse import QueryError, StoreError, first_line
+    from stream.kafka_admin import BrokerUnavailable
+
+    try:
+        yield
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    except (StoreError, BrokerUnavailable, QueryError) as exc:
+        fail(str(exc), 1)
+    except OSError as exc:
+        fail(first_line(exc), 1)
+
+
+def settings_from(**overrides: Any) -> Settings:
+    with clear_errors():
+        return load_settings(**overrides)
+
+
+def check_files(paths: list[Path]) -> None:
+    for path in paths:
+        if not path.is_file():
+            fail(f"no such file: {path}")
+
+
+@app.callback()
+def main_options(
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+) -> None:
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        fail(f"unknown log level {log_level!r}")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def worker(
+    broker: BrokerOpt = None,
+    store: StoreOpt = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Stop once the input present at start is consumed and flushed.")
+    ] = False,
+    web_port: Annotated[int | None, typer.Option("--web-port", help="Port of /metrics [SFERUM_WEB_PORT].")] = None,
+) -> None:
+    """Run the stream worker: consume events, count per teacher and week, flush to ClickHouse."""
+    from stream.worker import run_worker
+
+    settings = settings_from(broker=broker, store=store, web_port=web_port)
+    with clear_errors():
+        code = run_worker(settings, drain=drain, loglevel=logging.getLevelName(logging.getLogger().level).lower())
+    raise typer.Exit(code)
+
+
+@app.command()
+def produce(
+    files: FilesArg,
+    broker: BrokerOpt = None,
+    topic: Annotated[str | None, typer.Option("--topic", help="Send every line to this topic.")] = None,
+) -> None:
+    """Publish NDJSON lines as they are, keyed by user_id, to the topic of their type (or --topic)."""
+    from stream.ndjson import iter_lines
+    from stream.produce import produce_files
+
+    settings = settings_from(broker=broker)
+    check_files(files)
+    total = sum(1 for path in files for _ in iter_lines(path))
+    with clear_errors(), _progress("producing", total) as advance:
+        sent = asyncio.run(produce_files(settings, files, topic=topic, on_progress=advance))
+    for name, n in sorted(sent.items()):
+        out.print(f"{n} lines → {name}", markup=False, highlight=False)
+
+
+@app.command()
+def replay(
+    files: FilesArg,
+    store: StoreOpt = None,
+    dead_letter: Annotated[
+        Path, typer.Option("--dead-letter", help="Where rejected lines go, as NDJSON with reason and original bytes.")
+    ] = Path("dead-letter.ndjson"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Process NDJSON files in order through the worker's core, without Kafka; write the same tables."""
+    from sinks.clickhouse import ClickHouseSink
+    from stream.ndjson import iter_lines
+    from stream.replay import replay as run_replay
+
+    settings = settings_from(store=store)
+    check_files(files)
+    total = sum(1 for path in files for _ in iter_lines(path))
+    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database)
+    with clear_errors(), dead_letter.open("wb") as letters, _progress("replaying", total, quiet=as_json) as advance:
+        summary = run_replay(files, settings, sink, letters, on_progress=advance)
+    sink.close()
+    report = summary.tally.as_dict() | {
+        "blank_lines": summary.blank_lines,
+        "rows_written": summary.rows_written,
+        "seconds": round(summary.seconds, 3),
+        "events_per_s": round(summary.tally.consumed / summary.seconds) if summary.seconds else None,
+        "dead_letter_file": str(dead_letter),
+    }
+    if as_json:
+        sys.stdout.write(orjson.dumps(report).decode() + "\n")
+        return
+    table = Table(title="replay", show_header=False)
+    for name, value in report.items():
+        if name == "rejected_by_reason":
+            for reason, n in value.items():
+                table.add_row(f"  rejected: {reason}", str(n))
+        else:
+            table.add_row(name, str(value))
+    out.print(table)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SQL statement.")],
+    store: StoreOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="Any ClickHouse output format.")] = "PrettyCompact",
+) -> None:
+    """Run a query against the store and print the result in a ClickHouse format."""
+    from sinks.clickhouse import ClickHouseSink
+
+    settings = settings_from(store=store)
+    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database)
+    with clear_errors():
+        try:
+            result = sink.raw(query, fmt)
+        finally:
+            sink.close()
+    sys.stdout.buffer.write(result)
+    sys.stdout.flush()
+
+
+@contextmanager
+def _progress(label: str, total: int, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    if quiet or not err.is_terminal:
+        yield lambda n: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,176 @@
+"""The pure counting core, shared by the Faust worker, the replay command and the tests.
+
+State is kept per user (the Kafka key): the user's *stream time* (the newest accepted event
+time) and, per week still open for late events, the ids of the events already applied and the
+four teacher counters. One user's events are applied in their stream order.
+
+Exactness comes from idempotence, not from transactions:
+
+* an ``event_id`` already in its week's id set is a duplicate and changes nothing, so a
+  redelivered message and a message re-read after a crash or a rebalance count once;
+* a week is late, and rejected, when it ended at least ``allowed_lateness`` before the user's
+  stream time. The decision reads only the event and the user's stream time, never whether the
+  week's state happens to be in memory, so it is the same live and in a replay;
+* a week's state is dropped only when it is past the lateness (so nothing can reach it again)
+  and it is not pinned (its row is flushed).
+
+Stream time is per user because Kafka orders one key's messages, and nothing else: with it, a
+worker over any number of partitions and ``replay`` over the file make the same decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+import msgspec
+
+from schemas.decode import Event
+from stream.week import WeekCalendar
+
+COUNTED: Final = "counted"
+DUPLICATE: Final = "duplicate"
+IGNORED: Final = "ignored"  # valid, but no indicator uses it: activity of non-teachers
+LATE: Final = "late"
+
+
+class WeekState(msgspec.Struct, gc=False):
+    """One user's events in one week."""
+
+    ids: set[str] = msgspec.field(default_factory=set)
+    #: Distinct teacher activity events applied; it only grows, so it versions the row.
+    activity: int = 0
+    group_chats_created: int = 0
+    group_messages: int = 0
+    chat_messages: int = 0
+    calls: int = 0
+
+
+class UserState(msgspec.Struct, gc=False):
+    stream_time: int = -1
+    weeks: dict[int, WeekState] = msgspec.field(default_factory=dict)
+
+
+class TeacherWeekRow(msgspec.Struct, frozen=True, gc=False):
+    """One row of ``sferum.teacher_week``."""
+
+    week_start: int  # days since the epoch
+    teacher_id: str
+    group_chats_created: int
+    group_messages: int
+    chat_messages: int
+    calls: int
+    version: int
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(UserState)
+
+
+def encode_state(state: UserState) -> bytes:
+    return _encoder.encode(state)
+
+
+def decode_state(raw: bytes | None) -> UserState:
+    return UserState() if raw is None else _decoder.decode(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    calendar: WeekCalendar
+    allowed_lateness_ms: int
+
+
+@dataclass(slots=True)
+class UserBatchResult:
+    """What applying a batch of one user's events did."""
+
+    outcomes: list[str] = field(default_factory=list)  # one per event, in order
+    #: Weeks whose teacher_week row must be written (again): changed, or seen in a duplicate,
+    #: so that rows lost by a crash before their flush are written when the events are re-read.
+    touched_weeks: set[int] = field(default_factory=set)
+    registrations: list[Event] = field(default_factory=list)  # new or re-read registrations
+
+
+def apply_user_events(
+    state: UserState,
+    events: Iterable[Event],
+    policy: Policy,
+    is_pinned: Callable[[int], bool] = lambda week: False,
+) -> UserBatchResult:
+    """Apply one user's events in order to ``state`` (mutated), then drop the weeks no event can
+    reach any more, unless touched now or pinned (``is_pinned(week)``: its row awaits a flush)."""
+    result = UserBatchResult()
+    calendar = policy.calendar
+    lateness = policy.allowed_lateness_ms
+    for event in events:
+        if event.type != "registered" and event.role != "teacher":
+            result.outcomes.append(IGNORED)
+            continue
+        week = calendar.week_of(event.ts)
+        if calendar.week_end_ms(week) <= state.stream_time - lateness:
+            result.outcomes.append(LATE)
+            continue
+        if event.ts > state.stream_time:
+            state.stream_time = event.ts
+        week_state = state.weeks.get(week)
+        if week_state is None:
+            week_state = state.weeks[week] = WeekState()
+        is_activity = event.type != "registered"
+        if event.event_id in week_state.ids:
+            result.outcomes.append(DUPLICATE)
+        else:
+            week_state.ids.add(event.event_id)
+            result.outcomes.append(COUNTED)
+            if is_activity:
+                _count(week_state, event)
+        if is_activity:
+            result.touched_weeks.add(week)
+        else:
+            result.registrations.append(event)
+    _evict(state, policy, result.touched_weeks, is_pinned)
+    return result
+
+
+def _count(week_state: WeekState, event: Event) -> None:
+    week_state.activity += 1
+    kind = event.chat_kind
+    if event.type == "message_sent":
+        if kind == "group":
+            week_state.group_messages += 1
+            week_state.chat_messages += 1
+        elif kind == "personal":
+            week_state.chat_messages += 1
+    elif event.type == "chat_created":
+        if kind == "group":
+            week_state.group_chats_created += 1
+    elif event.type == "call":
+        week_state.calls += 1
+
+
+def _evict(state: UserState, policy: Policy, keep: set[int], is_pinned: Callable[[int], bool]) -> None:
+    horizon = state.stream_time - policy.allowed_lateness_ms
+    calendar = policy.calendar
+    closed = [
+        week
+        for week in state.weeks
+        if calendar.week_end_ms(week) <= horizon and week not in keep and not is_pinned(week)
+    ]
+    for week in closed:
+        del state.weeks[week]
+
+
+def teacher_week_row(user_id: str, week: int, week_state: WeekState) -> TeacherWeekRow | None:
+    """The row for a week, or None when the user had no teacher activity in it."""
+    if week_state.activity == 0:
+        return None
+    return TeacherWeekRow(
+        week,
+        user_id,
+        week_state.group_chats_created,
+        week_state.group_messages,
+        week_state.chat_messages,
+        week_state.calls,
+        week_state.activity,
+    )

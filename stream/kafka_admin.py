@@ -1,0 +1,86 @@
+"""Topic creation and offset look-ups with aiokafka: the worker's set-up and ``--drain``'s check."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from stream.settings import ConfigError, Settings
+
+REQUEST_TIMEOUT_MS = 15_000
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not answer; the message names it."""
+
+
+async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
+    """Create missing topics with ``settings.partitions``; refuse input topics of another size,
+    since per-user state needs every input topic partitioned alike (co-partitioning)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}: {exc}") from None
+    try:
+        wanted = list(dict.fromkeys(topics))
+        existing = await _partition_counts(admin, wanted)
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it meanwhile
+                await admin.create_topics(
+                    [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
+                )
+        for topic, count in existing.items():
+            if topic in settings.consumed_topics and count != settings.partitions:
+                raise ConfigError(
+                    f"topic {topic} has {count} partitions but SFERUM_PARTITIONS is {settings.partitions}; "
+                    "all input topics must have the same number of partitions"
+                )
+    finally:
+        await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    described = await admin.describe_topics(topics)
+    counts = {}
+    for item in described:
+        if item.get("error_code", 0) == 0 and item.get("partitions"):
+            counts[item["topic"]] = len(item["partitions"])
+    return counts
+
+
+async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, tuple[int, int]]:
+    """(beginning, end) offsets of every partition of the topics, now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+    try:
+        await consumer.start()
+    except KafkaConnectionError as exc:
+        raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}: {exc}") from None
+    try:
+        await consumer.topics()  # loads the cluster's metadata, so partitions_for_topic knows them
+        tps = []
+        for topic in topics:
+            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+                tps.append(TopicPartition(topic, partition))
+        begin = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+        return {tp: (begin[tp], end[tp]) for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(settings: Settings, group: str) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    except KafkaError:
+        return {}
+    finally:
+        await admin.close()

@@ -1,0 +1,149 @@
+"""The worker's side of the core: state in a Faust table, flushes to ClickHouse, offset commits.
+
+Order of durability, which is what makes the counts exact:
+
+1. a batch is applied to the per-user state (one table write per user), its rows become
+   pending and its offsets are remembered, but nothing is acknowledged to Faust: the input
+   topic has acks disabled, so Faust never commits its offsets by itself;
+2. a flush takes the pending rows and offsets, writes the rows to ClickHouse (retrying with
+   backoff while the store fails; processing goes on meanwhile, up to a bound), then flushes
+   the producer (state changelog and dead letters), and only then commits the offsets.
+
+A crash anywhere re-reads events after the last commit; the state restored from the
+changelog recognises them by ``event_id``, and their rows are written again (re-writes are
+idempotent: ReplacingMergeTree by version).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from faust.types import TP, EventT, StreamT
+
+from sinks.clickhouse import ClickHouseSink, StoreError
+from stream.batch import BatchProcessor, DeadLetter, Record
+from stream.metrics import Metrics
+from stream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TableState:
+    """Per-user state in a Faust table. The table's partition is taken from the current event,
+    so before each access the stream's current event is set to one of that user's events."""
+
+    def __init__(self, table: Any, stream: StreamT) -> None:
+        self._table = table
+        self._stream = stream
+
+    def get(self, user_id: str, origin: Any) -> bytes | None:
+        self._stream._set_current_event(origin)  # type: ignore[attr-defined]
+        value: bytes | None = self._table.get(user_id.encode())
+        return value
+
+    def put(self, user_id: str, origin: Any, value: bytes) -> None:
+        self._stream._set_current_event(origin)  # type: ignore[attr-defined]
+        self._table[user_id.encode()] = value
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sink: ClickHouseSink,
+        metrics: Metrics,
+        commit: Any,
+        flush_producer: Any,
+        send_dead_letter: Any,
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.metrics = metrics
+        self.processor = BatchProcessor(settings, check_key=True)
+        self._commit = commit
+        self._flush_producer = flush_producer
+        self._send_dead_letter = send_dead_letter
+        self._table: Any = None
+        self._pending_offsets: dict[TP, int] = {}
+        self._pending_events = 0
+        self._lock = asyncio.Lock()  # a batch and the swap of pending data exclude each other
+        self._flush_lock = asyncio.Lock()  # one flush at a time
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self.last_flush_ok = time.time()
+
+    def attach_table(self, table: Any) -> None:
+        self._table = table
+
+    async def on_batch(self, stream: StreamT, events: Sequence[EventT]) -> None:
+        if self._pending_events >= self.settings.flush_max_pending_events:
+            await self.flush()  # backpressure: bound what is held before it is durable
+        async with self._lock:
+            records = [Record(e.value if e.value is not None else b"", e.key, e) for e in events]
+            outcome = self.processor.process(records, TableState(self._table, stream))
+            offsets = self._pending_offsets
+            for event in events:
+                message = event.message
+                self.metrics.consumed.labels(message.topic).inc()
+                if offsets.get(message.tp, -1) <= message.offset:
+                    offsets[message.tp] = message.offset + 1
+            self._pending_events += len(events)
+            for letter in outcome.dead_letters:
+                await self._send_dead_letter(letter)
+            self.metrics.record(outcome.tally, outcome.newest_ts)
+            self.metrics.pending_rows.set(len(self.processor.pending))
+
+    async def flush(self) -> None:
+        """Write pending rows, then commit the offsets they cover. Retries, with backoff, until
+        the write succeeds or the worker stops (then nothing is committed: it is re-read)."""
+        async with self._flush_lock:
+            async with self._lock:
+                rows = self.processor.take_pending()
+                offsets, self._pending_offsets = self._pending_offsets, {}
+                self._pending_events = 0
+            if not rows and not offsets:
+                self.processor.flush_done()
+                return
+            delay = self.settings.flush_retry_initial_s
+            while True:
+                started = time.perf_counter()
+                try:
+                    written = await self._run_store(self.sink.write, rows)
+                    break
+                except StoreError as exc:
+                    self.metrics.flush_failures.inc()
+                    log.warning("flush failed, retrying in %.1f s: %s", delay, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.settings.flush_retry_max_s)
+            self.metrics.flush_seconds.observe(time.perf_counter() - started)
+            self.metrics.flushed_rows.inc(written)
+            self.processor.flush_done()
+            await self._flush_producer()
+            if offsets:
+                await self._commit(offsets)
+            self.last_flush_ok = time.time()
+            self.metrics.last_flush.set(self.last_flush_ok)
+            self.metrics.pending_rows.set(len(self.processor.pending))
+
+    async def _run_store(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def close(self) -> None:
+        await self._run_store(self.sink.close)
+        self._executor.shutdown(wait=True)
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    message = letter.record.origin.message
+    return [
+        ("reason", letter.reason.encode()),
+        ("detail", letter.detail.encode()),
+        ("source_topic", message.topic.encode()),
+        ("source_partition", str(message.partition).encode()),
+        ("source_offset", str(message.offset).encode()),
+    ]

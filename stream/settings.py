@@ -1,0 +1,191 @@
+"""Configuration, read once into one frozen object and passed down.
+
+Every setting has an environment variable ``SFERUM_<NAME>`` (see the README's table) and the
+CLI flags override a few of them. Nothing else in the code reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_TOPICS = {
+    "chat_created": "sferum.chat-created",
+    "message_sent": "sferum.message-sent",
+    "call": "sferum.call",
+    "registered": "sferum.registered",
+}
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class ConfigError(ValueError):
+    """A bad setting or argument; the CLI prints it as one line and exits with code 2."""
+
+
+def default_data_dir() -> Path:
+    """Where the embedded store and the worker's local state live by default (XDG data dir)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sferum-kpi"
+
+
+class Settings(BaseSettings):
+    """All settings of sferum-kpi. Frozen: build a changed copy with ``model_copy(update=...)``."""
+
+    model_config = SettingsConfigDict(env_prefix="SFERUM_", frozen=True, extra="forbid")
+
+    # Kafka
+    broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "sferum-kpi"
+    topic_chat_created: str = DEFAULT_TOPICS["chat_created"]
+    topic_message_sent: str = DEFAULT_TOPICS["message_sent"]
+    topic_call: str = DEFAULT_TOPICS["call"]
+    topic_registered: str = DEFAULT_TOPICS["registered"]
+    #: Topics the worker consumes. Empty means the four per-type topics above; one mixed topic works too.
+    input_topics: Annotated[tuple[str, ...], NoDecode] = ()
+    dead_letter_topic: str = "sferum.dead-letter"
+    #: Partitions of the topics sferum-kpi creates; every input topic must have this many (co-partitioning).
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+    # ClickHouse
+    store: str = ""
+    database: str = "sferum"
+
+    # Local state of the worker (Faust tables)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    table_store: str = "rocksdb://"
+
+    # Semantics
+    timezone: str = "Europe/Moscow"
+    allowed_lateness_s: int = Field(default=7 * 24 * 3600, ge=0)
+    future_tolerance_s: int = Field(default=300, ge=0)
+    max_event_bytes: int = Field(default=64 * 1024, ge=256)
+
+    # Batching and flushing
+    batch_max_events: int = Field(default=5000, ge=1)
+    batch_window_s: float = Field(default=0.2, gt=0)
+    flush_interval_s: float = Field(default=2.0, gt=0)
+    flush_max_pending_events: int = Field(default=200_000, ge=1)
+    flush_retry_initial_s: float = Field(default=0.5, gt=0)
+    flush_retry_max_s: float = Field(default=30.0, gt=0)
+
+    # Worker web server (metrics)
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    web_enabled: bool = True
+
+    @field_validator("input_topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+    @field_validator("broker")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        urls = []
+        for part in value.split(";"):
+            part = part.strip()
+            if "://" not in part:
+                part = "kafka://" + part
+            parsed = urlparse(part)
+            if parsed.scheme != "kafka" or not parsed.hostname or parsed.port is None:
+                raise ValueError(f"broker must look like host:port or kafka://host:port, got {value!r}")
+            urls.append(part)
+        return ";".join(urls)
+
+    @field_validator("database")
+    @classmethod
+    def _check_database(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"database must be a plain identifier, got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("table_store")
+    @classmethod
+    def _check_table_store(cls, value: str) -> str:
+        if value not in ("rocksdb://", "memory://"):
+            raise ValueError("table_store must be rocksdb:// or memory://")
+        return value
+
+    @model_validator(mode="after")
+    def _check_topics_and_store(self) -> Settings:
+        for name in (*self.topic_names.values(), *self.input_topics, self.dead_letter_topic):
+            if not _TOPIC.match(name):
+                raise ValueError(f"bad topic name {name!r}")
+        if self.dead_letter_topic in self.consumed_topics:
+            raise ValueError("the dead-letter topic cannot also be an input topic")
+        store = self.store_dsn
+        scheme = urlparse(store).scheme
+        if scheme == "chdb":
+            path = urlparse(store).path
+            if not path.startswith("/"):
+                raise ValueError(f"a chdb store needs an absolute path (chdb:///abs/path), got {store!r}")
+        elif scheme not in ("http", "https"):
+            raise ValueError(f"store must be chdb:///abs/path or http(s)://user:pass@host:port, got {store!r}")
+        return self
+
+    # Derived values -----------------------------------------------------------------------------
+
+    @property
+    def topic_names(self) -> dict[str, str]:
+        """Topic per event type, used to route produced events."""
+        return {
+            "chat_created": self.topic_chat_created,
+            "message_sent": self.topic_message_sent,
+            "call": self.topic_call,
+            "registered": self.topic_registered,
+        }
+
+    @property
+    def consumed_topics(self) -> tuple[str, ...]:
+        return self.input_topics or tuple(dict.fromkeys(self.topic_names.values()))
+
+    @property
+    def store_dsn(self) -> str:
+        return self.store or f"chdb://{(self.data_dir / 'chdb').resolve()}"
+
+    @property
+    def broker_bootstrap(self) -> str:
+        """Comma-separated host:port list for plain Kafka clients."""
+        return ",".join(urlparse(u).netloc for u in self.broker.split(";"))
+
+    @property
+    def allowed_lateness_ms(self) -> int:
+        return self.allowed_lateness_s * 1000
+
+    @property
+    def future_tolerance_ms(self) -> int:
+        return self.future_tolerance_s * 1000
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once, apply CLI overrides (None means "not given"), validate."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        if field:
+            raise ConfigError(f"invalid {field} (SFERUM_{field.upper()}): {message}") from None
+        raise ConfigError(f"invalid settings: {message}") from None

@@ -1,0 +1,55 @@
+"""``worker``: run the Faust app; with ``drain``, stop once the input seen at start is durable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import faust
+from aiokafka import TopicPartition
+
+from stream.app import build_app
+from stream.kafka_admin import committed_offsets, end_offsets, ensure_topics
+from stream.settings import Settings
+
+log = logging.getLogger(__name__)
+DRAIN_CHECK_INTERVAL_S = 1.0
+
+
+async def prepare(settings: Settings) -> dict[TopicPartition, tuple[int, int]]:
+    """Create missing topics; return the (beginning, end) offsets of the input now."""
+    await ensure_topics(settings, [*settings.consumed_topics, settings.dead_letter_topic])
+    return await end_offsets(settings, settings.consumed_topics)
+
+
+def drained(targets: dict[TopicPartition, tuple[int, int]], committed: dict[TopicPartition, int]) -> bool:
+    """True when every partition is committed up to its end offset at start (or was empty)."""
+    return all(end <= begin or committed.get(tp, -1) >= end for tp, (begin, end) in targets.items())
+
+
+def run_worker(settings: Settings, *, drain: bool, loglevel: str = "warning") -> int:
+    """Run until stopped (SIGINT/SIGTERM) or, with ``drain``, until drained. Returns the exit code."""
+    targets = asyncio.run(prepare(settings))
+    app, pipeline = build_app(settings)
+    # The schema is created before Faust starts; the store is then used from one thread only.
+    pipeline.sink.ensure_schema()
+    if drain:
+        log.info("draining %d partitions up to %d messages", len(targets), sum(e - b for b, e in targets.values()))
+
+        @app.timer(interval=DRAIN_CHECK_INTERVAL_S)
+        async def check_drained() -> None:
+            if drained(targets, await committed_offsets(settings, settings.app_id)):
+                await pipeline.flush()
+                log.info("drained: every input partition is committed up to its end offset at start")
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        pipeline.sink.close()
+    return 0
