@@ -17,6 +17,13 @@ from stream.settings import Settings
 STATE_TABLE = "user-state"
 
 
+def raw_schema() -> faust.Schema:
+    """Bytes in, bytes out: the decoder sees the original bytes, the dead-letter topic gets them
+    back. A new object per use: Faust changes a schema it is given (a shared one made the input
+    topic decode its keys as JSON once the table had taken it)."""
+    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
 def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> tuple[faust.App, Pipeline]:
     app = faust.App(
         settings.app_id,
@@ -37,30 +44,9 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         producer_acks=-1,
         table_cleanup_interval=3600.0,
     )
-    source = app.topic(
-        *settings.consumed_topics,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        acks=False,
-    )
-    dead_letters = app.topic(
-        settings.dead_letter_topic,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        internal=False,
-    )
-    table = app.Table(
-        STATE_TABLE,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
+    source = app.topic(*settings.consumed_topics, schema=raw_schema(), acks=False)
+    dead_letters = app.topic(settings.dead_letter_topic, schema=raw_schema())
+    table = app.Table(STATE_TABLE, schema=raw_schema(), partitions=settings.partitions)
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await dead_letters.send(key=letter.record.key, value=letter.record.value, headers=dead_letter_headers(letter))

@@ -18,14 +18,19 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not answer; the message names it."""
 
 
-async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
-    """Create missing topics with ``settings.partitions``; refuse input topics of another size,
-    since per-user state needs every input topic partitioned alike (co-partitioning)."""
+async def _start_admin(settings: Settings) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
     try:
         await admin.start()
     except KafkaConnectionError as exc:
         raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}: {exc}") from None
+    return admin
+
+
+async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
+    """Create missing topics with ``settings.partitions``; refuse input topics of another size,
+    since per-user state needs every input topic partitioned alike (co-partitioning)."""
+    admin = await _start_admin(settings)
     try:
         wanted = list(dict.fromkeys(topics))
         existing = await _partition_counts(admin, wanted)
@@ -56,27 +61,29 @@ async def _partition_counts(admin: AIOKafkaAdminClient, topics: list[str]) -> di
 
 async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, tuple[int, int]]:
     """(beginning, end) offsets of every partition of the topics, now."""
+    admin = await _start_admin(settings)
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    tps = [
+        TopicPartition(item["topic"], p["partition"])
+        for item in described
+        if item.get("error_code", 0) == 0
+        for p in item.get("partitions", ())
+    ]
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+    await consumer.start()
     try:
-        await consumer.start()
-    except KafkaConnectionError as exc:
-        raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}: {exc}") from None
-    try:
-        await consumer.topics()  # loads the cluster's metadata, so partitions_for_topic knows them
-        tps = []
-        for topic in topics:
-            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
-                tps.append(TopicPartition(topic, partition))
         begin = await consumer.beginning_offsets(tps)
         end = await consumer.end_offsets(tps)
-        return {tp: (begin[tp], end[tp]) for tp in tps}
+        return {tp: (begin[tp], end[tp]) for tp in sorted(tps)}
     finally:
         await consumer.stop()
 
 
 async def committed_offsets(settings: Settings, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
-    await admin.start()
+    admin = await _start_admin(settings)
     try:
         offsets = await admin.list_consumer_group_offsets(group)
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}

@@ -83,6 +83,7 @@ class Pipeline:
     async def on_batch(self, stream: StreamT, events: Sequence[EventT]) -> None:
         if self._pending_events >= self.settings.flush_max_pending_events:
             await self.flush()  # backpressure: bound what is held before it is durable
+        log.debug("batch of %d events", len(events))
         async with self._lock:
             records = [Record(e.value if e.value is not None else b"", e.key, e) for e in events]
             outcome = self.processor.process(records, TableState(self._table, stream))
@@ -109,6 +110,7 @@ class Pipeline:
             if not rows and not offsets:
                 self.processor.flush_done()
                 return
+            log.debug("flushing %d rows, committing %d partitions", len(rows), len(offsets))
             delay = self.settings.flush_retry_initial_s
             while True:
                 started = time.perf_counter()

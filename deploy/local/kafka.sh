@@ -57,9 +57,13 @@ fetch() {
     -DoutputDirectory="$FETCH_TMP/libs" >"$FETCH_TMP/mvn.log" 2>&1 \
     || { cat "$FETCH_TMP/mvn.log" >&2; die "mvn dependency:copy-dependencies failed"; }
   stamp >"$FETCH_TMP/libs/.complete"
-  [[ -d $LIBS ]] && mv -T "$LIBS" "$FETCH_TMP/stale"   # outdated cache (pom/version changed)
-  # mv -T refuses to move into an existing dir: if a concurrent fetch won, keep its copy.
-  mv -T "$FETCH_TMP/libs" "$LIBS" 2>/dev/null || [[ -f $LIBS/.complete ]] || die "cannot install $LIBS"
+  # Install unless a concurrent fetch already did. A libs/ with another stamp (pom edited)
+  # is replaced; a broker still running from it keeps the jars it has open.
+  if [[ $(cat "$LIBS/.complete" 2>/dev/null) != "$(stamp)" ]]; then
+    [[ -d $LIBS ]] && mv -T "$LIBS" "$FETCH_TMP/stale"
+    # mv -T never moves *into* an existing dir: if another fetch won the race, keep its copy.
+    mv -T "$FETCH_TMP/libs" "$LIBS" 2>/dev/null || [[ -f $LIBS/.complete ]] || die "cannot install $LIBS"
+  fi
   rm -rf "$FETCH_TMP"; trap - EXIT
   say "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars"
 }
