@@ -46,7 +46,8 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     )
     source = app.topic(*settings.consumed_topics, schema=raw_schema(), acks=False)
     dead_letters = app.topic(settings.dead_letter_topic, schema=raw_schema())
-    table = app.Table(STATE_TABLE, schema=raw_schema(), partitions=settings.partitions)
+    # key_type and value_type bytes make the table store and changelog use the raw codec.
+    table = app.Table(STATE_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         await dead_letters.send(key=letter.record.key, value=letter.record.value, headers=dead_letter_headers(letter))

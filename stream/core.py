@@ -9,8 +9,10 @@ Exactness comes from idempotence, not from transactions:
 * an ``event_id`` already in its week's id set is a duplicate and changes nothing, so a
   redelivered message and a message re-read after a crash or a rebalance count once;
 * a week is late, and rejected, when it ended at least ``allowed_lateness`` before the user's
-  stream time. The decision reads only the event and the user's stream time, never whether the
-  week's state happens to be in memory, so it is the same live and in a replay;
+  stream time. For a new event the decision reads only the event and the user's stream time,
+  never whether the week's state happens to be in memory, so it is the same live and in a
+  replay. (An event already applied is a duplicate even past the lateness, while its week is
+  still held: after a crash its row may still have to be written. Either way it counts once.)
 * a week's state is dropped only when it is past the lateness (so nothing can reach it again)
   and it is not pinned (its row is flushed).
 
@@ -109,18 +111,20 @@ def apply_user_events(
             result.outcomes.append(IGNORED)
             continue
         week = calendar.week_of(event.ts)
-        if calendar.week_end_ms(week) <= state.stream_time - lateness:
+        week_state = state.weeks.get(week)
+        is_activity = event.type != "registered"
+        if week_state is not None and event.event_id in week_state.ids:
+            # Checked before lateness: an event re-read after a crash may find its week past the
+            # lateness now, but its row may not have been flushed; touching it writes it again.
+            result.outcomes.append(DUPLICATE)
+        elif calendar.week_end_ms(week) <= state.stream_time - lateness:
             result.outcomes.append(LATE)
             continue
-        if event.ts > state.stream_time:
-            state.stream_time = event.ts
-        week_state = state.weeks.get(week)
-        if week_state is None:
-            week_state = state.weeks[week] = WeekState()
-        is_activity = event.type != "registered"
-        if event.event_id in week_state.ids:
-            result.outcomes.append(DUPLICATE)
         else:
+            if event.ts > state.stream_time:
+                state.stream_time = event.ts
+            if week_state is None:
+                week_state = state.weeks[week] = WeekState()
             week_state.ids.add(event.event_id)
             result.outcomes.append(COUNTED)
             if is_activity:

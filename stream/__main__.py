@@ -1,0 +1,5 @@
+"""``python -m stream`` is ``sferum-kpi``."""
+
+from stream.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""Shared fixtures. Integration tests need the real local broker: the ``broker`` fixture starts it
+with ``deploy/local/kafka.sh`` (the script CI and the README use) when it is not running, and a
+broker that cannot be started is a failure, never a skip."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
+TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "39092"))
+CLI = [sys.executable, "-m", "stream"]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[str]:
+    """host:port of a running Kafka broker (started here if needed, stopped if started here)."""
+    env = os.environ | {"SFERUM_KAFKA_PORT": str(TEST_KAFKA_PORT)}
+    started = False
+    if not _port_open(TEST_KAFKA_PORT):
+        result = subprocess.run(["bash", str(KAFKA_SH), "start"], env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"could not start the local Kafka broker:\n{result.stderr[-3000:]}", pytrace=False)
+        started = True
+    yield f"127.0.0.1:{TEST_KAFKA_PORT}"
+    if started:
+        subprocess.run(["bash", str(KAFKA_SH), "stop"], env=env, capture_output=True)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A fresh name for this test's topics, consumer group and app."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``sferum-kpi`` in a subprocess with only the given SFERUM_* settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_")}
+    return subprocess.run([*CLI, *args], env=clean | env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -1,0 +1,84 @@
+"""Reading results back: tables from the embedded store, dead letters from Kafka or a file."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from sinks.clickhouse import ClickHouseSink
+
+TeacherWeek = dict[tuple[date, str], tuple[int, int, int, int, int]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_tables(dsn: str) -> tuple[TeacherWeek, set[tuple[str, str, str, int, str]]]:
+    """``teacher_week FINAL`` and ``registrations FINAL``, as the oracle shapes them."""
+    sink = ClickHouseSink(dsn=dsn, database="sferum")
+    try:
+        weeks = sink.query_rows(
+            "SELECT week_start, teacher_id, group_chats_created, group_messages, chat_messages, calls, version "
+            "FROM sferum.teacher_week FINAL"
+        )
+        regs = sink.query_rows(
+            "SELECT role, user_id, registered_by, toUnixTimestamp64Milli(ts), event_id FROM sferum.registrations FINAL"
+        )
+    finally:
+        sink.close()
+    teacher_week = {(r[0], r[1]): tuple(int(v) for v in r[2:]) for r in weeks}
+    return teacher_week, {(r[0], r[1], r[2], int(r[3]), r[4]) for r in regs}  # type: ignore[misc]
+
+
+def count_rows(dsn: str, table: str) -> int:
+    sink = ClickHouseSink(dsn=dsn, database="sferum")
+    try:
+        return int(sink.query_rows(f"SELECT count() FROM sferum.{table}")[0][0])
+    finally:
+        sink.close()
+
+
+def read_dead_letter_topic(broker: str, topic: str, expected: int, timeout_s: float = 60) -> list[tuple[bytes, dict]]:
+    """(original bytes, headers) of every message of the dead-letter topic."""
+
+    async def consume() -> list[tuple[bytes, dict]]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest", group_id=None)
+        await consumer.start()
+        got: list[tuple[bytes, dict]] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while len(got) < expected and asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    for r in records:
+                        got.append((r.value, {k: v.decode() for k, v in r.headers}))
+            batch = await consumer.getmany(timeout_ms=1000)  # nothing more should come
+            for records in batch.values():
+                got.extend((r.value, {k: v.decode() for k, v in r.headers}) for r in records)
+        finally:
+            await consumer.stop()
+        return got
+
+    return asyncio.run(consume())
+
+
+def read_dead_letter_file(path: Path) -> list[tuple[bytes, str]]:
+    out = []
+    for line in path.read_bytes().splitlines():
+        obj = json.loads(line)
+        out.append((base64.b64decode(obj["original_b64"]), obj["reason"]))
+    return out
+
+
+def reasons(items: list[tuple[bytes, str]]) -> Counter[str]:
+    return Counter(reason for _, reason in items)

@@ -1,0 +1,340 @@
+"""``stream.batch``: a batch of raw messages through decode and the core, with the state held by a
+``DictState`` (as replay holds it) or a counting fake; tallies, dead letters and pending rows.
+
+Weeks are in Europe/Moscow, allowed lateness 7 days, future tolerance 5 minutes, and the clock is
+fixed so that ``future`` is deterministic. Instants are epoch milliseconds written out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from stream.batch import BatchProcessor, DictState, Record, RegistrationRow, Tally
+from stream.core import TeacherWeekRow
+from stream.settings import Settings
+
+
+def days(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+W_MAR04 = days(date(2024, 3, 4))
+W_MAR11 = days(date(2024, 3, 11))
+W_MAR18 = days(date(2024, 3, 18))
+TUE_MAR05_NOON = 1_709_629_200_000  # 2024-03-05 12:00 MSK, in W_MAR04
+TUE_MAR12_NOON = 1_710_234_000_000  # 2024-03-12 12:00 MSK, in W_MAR11
+MON_MAR18_MIDNIGHT = 1_710_709_200_000  # 2024-03-18 00:00 MSK: W_MAR04's end + 7 days
+NOW_S = 1_710_763_200.0  # the fixed clock: 2024-03-18 15:00 MSK
+NOW_MS = 1_710_763_200_000
+
+SETTINGS = Settings(timezone="Europe/Moscow", allowed_lateness_s=7 * 24 * 3600, future_tolerance_s=300)
+
+
+def processor(*, check_key: bool = False) -> BatchProcessor:
+    return BatchProcessor(SETTINGS, check_key=check_key, clock=lambda: NOW_S)
+
+
+def line(
+    event_type: str = "message_sent",
+    *,
+    event_id: str,
+    user: str = "t-1",
+    ts: int = TUE_MAR05_NOON,
+    role: str = "teacher",
+    kind: str = "group",
+    by: str = "self",
+) -> bytes:
+    obj: dict[str, Any] = {
+        "schema_version": 1,
+        "type": event_type,
+        "event_id": event_id,
+        "ts": ts,
+        "user_id": user,
+        "role": role,
+    }
+    if event_type in ("chat_created", "message_sent"):
+        obj.update(chat_id="c-1", chat_kind=kind)
+    elif event_type == "call":
+        obj.update(call_id="k-1", chat_kind=kind)
+    else:
+        obj.update(registered_by=by)
+    return json.dumps(obj).encode()
+
+
+def records(*lines: bytes) -> list[Record]:
+    """Records as replay makes them: no key, origin = line number."""
+    return [Record(value, None, number) for number, value in enumerate(lines, start=1)]
+
+
+def keyed(value: bytes, key: bytes | None) -> Record:
+    return Record(value, key, "keyed")
+
+
+class CountingState(DictState):
+    """A DictState that counts reads and writes per user."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets: Counter[str] = Counter()
+        self.puts: Counter[str] = Counter()
+
+    def get(self, user_id: str, origin: Any) -> bytes | None:
+        self.gets[user_id] += 1
+        return super().get(user_id, origin)
+
+    def put(self, user_id: str, origin: Any, value: bytes) -> None:
+        self.puts[user_id] += 1
+        super().put(user_id, origin, value)
+
+
+def assert_tally_adds_up(tally: Tally) -> None:
+    assert tally.consumed == tally.counted + tally.ignored + tally.duplicates + tally.rejected_total
+
+
+# State access -----------------------------------------------------------------------------------
+
+
+def test_each_user_state_is_read_and_written_once_per_batch() -> None:
+    states = CountingState()
+    batch = records(
+        line(event_id="a-1", user="t-1"),
+        line(event_id="b-1", user="t-2"),
+        line(event_id="a-2", user="t-1", ts=TUE_MAR12_NOON),
+        line("call", event_id="a-3", user="t-1"),
+        line("registered", event_id="b-2", user="t-2"),
+        line(event_id="b-3", user="t-2", ts=MON_MAR18_MIDNIGHT),
+        line(event_id="s-1", user="s-1", role="student"),
+    )
+    processor().process(batch, states)
+    assert states.gets == Counter({"t-1": 1, "t-2": 1})
+    assert states.puts == Counter({"t-1": 1, "t-2": 1})
+
+
+def test_state_is_not_written_when_a_batch_changes_nothing() -> None:
+    states = CountingState()
+    batch = records(line(event_id="a-1"), line(event_id="a-2"))
+    processor().process(batch, states)
+    processor().process(batch, states)  # redelivered: duplicates only
+    assert states.puts == Counter({"t-1": 1})
+    assert states.gets == Counter({"t-1": 2})
+
+
+def test_only_late_events_write_no_state() -> None:
+    states = CountingState()
+    proc = processor()
+    proc.process(records(line(event_id="new", ts=MON_MAR18_MIDNIGHT)), states)
+    outcome = proc.process(records(line(event_id="old", ts=TUE_MAR05_NOON)), states)
+    assert outcome.tally.rejected == Counter({"late": 1})
+    assert states.puts == Counter({"t-1": 1})
+
+
+def test_non_teacher_activity_touches_no_state() -> None:
+    states = CountingState()
+    outcome = processor().process(records(line(event_id="p-1", user="p-1", role="parent")), states)
+    assert (outcome.tally.ignored, states.gets, states.puts, states.data) == (1, Counter(), Counter(), {})
+
+
+# Tally and dead letters -------------------------------------------------------------------------
+
+BAD_JSON = b'{"schema_version": 1, "type": "call"'
+NOT_UTF8 = b"\xff\xfe{}"
+FUTURE = line(event_id="f-1", ts=NOW_MS + 300_001)
+AT_TOLERANCE = line(event_id="f-0", ts=NOW_MS + 300_000)
+LATE = line(event_id="old", ts=TUE_MAR05_NOON)
+
+
+def mixed_batch() -> list[Record]:
+    return records(
+        line(event_id="m-1", ts=TUE_MAR12_NOON),  # counted
+        line(event_id="m-1", ts=TUE_MAR12_NOON),  # duplicate
+        line(event_id="s-1", user="s-1", role="student"),  # ignored
+        BAD_JSON,  # bad_json
+        NOT_UTF8,  # bad_json
+        FUTURE,  # future
+        AT_TOLERANCE,  # counted
+        line(event_id="new", user="t-2", ts=MON_MAR18_MIDNIGHT),  # counted
+        line(event_id="old", user="t-2", ts=TUE_MAR05_NOON),  # late: t-2's stream time is past W_MAR04 + 7 days
+        line("registered", event_id="r-1", user="school-1", role="school"),  # counted
+        line("registered", event_id="r-1", user="school-1", role="school"),  # duplicate
+        line(event_id="x-1", role="admin"),  # unknown_role
+    )
+
+
+def test_tally_of_a_mixed_batch() -> None:
+    outcome = processor().process(mixed_batch(), DictState())
+    tally = outcome.tally
+    assert (tally.consumed, tally.counted, tally.ignored, tally.duplicates) == (12, 4, 1, 2)
+    assert tally.rejected == Counter({"bad_json": 2, "future": 1, "late": 1, "unknown_role": 1})
+    assert tally.rejected_total == 5
+    assert_tally_adds_up(tally)
+    assert outcome.newest_ts == NOW_MS + 300_000
+
+
+def test_t1_is_not_late_though_t2_stream_time_is_ahead_stream_time_is_per_user() -> None:
+    outcome = processor().process(
+        records(
+            line(event_id="new", user="t-2", ts=MON_MAR18_MIDNIGHT),
+            line(event_id="old", user="t-1", ts=TUE_MAR05_NOON),
+        ),
+        DictState(),
+    )
+    assert (outcome.tally.counted, outcome.dead_letters) == (2, [])
+
+
+def test_dead_letters_carry_the_original_record_and_the_reason() -> None:
+    batch = mixed_batch()
+    outcome = processor().process(batch, DictState())
+    got = sorted((letter.record.origin, letter.reason, letter.record.value) for letter in outcome.dead_letters)
+    assert got == [
+        (4, "bad_json", BAD_JSON),
+        (5, "bad_json", NOT_UTF8),
+        (6, "future", FUTURE),
+        (9, "late", LATE.replace(b'"t-1"', b'"t-2"')),
+        (12, "unknown_role", batch[11].value),
+    ]
+    for letter in outcome.dead_letters:
+        assert letter.record is batch[letter.record.origin - 1]
+        assert letter.detail
+
+
+def test_late_dead_letter_says_how_old_the_event_is() -> None:
+    outcome = processor().process(records(line(event_id="new", ts=MON_MAR18_MIDNIGHT), LATE), DictState())
+    [letter] = outcome.dead_letters
+    # 2024-03-05 12:00 to 2024-03-18 00:00 MSK is 12 days and 12 hours
+    assert letter.detail == "event is 300 h older than the user's stream time; its week is closed"
+
+
+def test_kafka_key_other_than_user_id_is_dead_lettered_when_checked() -> None:
+    value = line(event_id="m-1", user="t-1")
+    batch = [keyed(value, b"t-1"), keyed(line(event_id="m-2", user="t-1"), b"t-9"), keyed(value, None)]
+    outcome = processor(check_key=True).process(batch, DictState())
+    assert outcome.tally.counted == 1
+    assert outcome.tally.rejected == Counter({"key_mismatch": 2})
+    assert [letter.record for letter in outcome.dead_letters] == batch[1:]
+
+
+def test_tally_adds_up_over_several_batches() -> None:
+    proc, states, total = processor(), DictState(), Tally()
+    for _ in range(3):  # the same batch, redelivered twice
+        total.add(proc.process(mixed_batch(), states).tally)
+    assert (total.consumed, total.counted, total.ignored, total.duplicates) == (36, 4, 3, 14)
+    assert total.rejected == Counter({"bad_json": 6, "future": 3, "late": 3, "unknown_role": 3})
+    assert_tally_adds_up(total)
+
+
+# Pending rows -----------------------------------------------------------------------------------
+
+
+def test_pending_rows_hold_the_newest_version_per_teacher_and_week() -> None:
+    proc, states = processor(), DictState()
+    proc.process(records(line(event_id="m-1"), line("chat_created", event_id="c-1")), states)
+    assert proc.pending.teacher_weeks == {("t-1", W_MAR04): TeacherWeekRow(W_MAR04, "t-1", 1, 1, 1, 0, 2)}
+    proc.process(
+        records(
+            line(event_id="m-2", kind="personal"),
+            line("call", event_id="k-1", kind="channel"),
+            line(event_id="m-3", ts=TUE_MAR12_NOON),
+            line(event_id="m-4", user="t-2", kind="channel"),
+        ),
+        states,
+    )
+    assert proc.pending.teacher_weeks == {
+        ("t-1", W_MAR04): TeacherWeekRow(W_MAR04, "t-1", 1, 1, 2, 1, 4),
+        ("t-1", W_MAR11): TeacherWeekRow(W_MAR11, "t-1", 0, 1, 1, 0, 1),
+        ("t-2", W_MAR04): TeacherWeekRow(W_MAR04, "t-2", 0, 0, 0, 0, 1),  # a channel message: a row, no counts
+    }
+
+
+def test_non_teacher_activity_makes_no_row() -> None:
+    proc = processor()
+    proc.process(records(line(event_id="s-1", user="s-1", role="student")), DictState())
+    assert len(proc.pending) == 0
+
+
+def test_registrations_are_pending_for_any_role_once_per_event_id() -> None:
+    proc = processor()
+    proc.process(
+        records(
+            line("registered", event_id="r-1", user="t-1"),
+            line("registered", event_id="r-2", user="s-1", role="student", by="parent"),
+            line("registered", event_id="r-3", user="school-1", role="school"),
+            line("registered", event_id="r-4", user="mun-1", role="municipality"),
+            line("registered", event_id="r-1", user="t-1"),
+        ),
+        DictState(),
+    )
+    assert proc.pending.registrations == {
+        "r-1": RegistrationRow("t-1", "teacher", "self", TUE_MAR05_NOON, "r-1"),
+        "r-2": RegistrationRow("s-1", "student", "parent", TUE_MAR05_NOON, "r-2"),
+        "r-3": RegistrationRow("school-1", "school", "self", TUE_MAR05_NOON, "r-3"),
+        "r-4": RegistrationRow("mun-1", "municipality", "self", TUE_MAR05_NOON, "r-4"),
+    }
+    assert proc.pending.teacher_weeks == {}
+
+
+def test_pending_rows_after_a_flush_are_only_those_changed_since() -> None:
+    proc, states = processor(), DictState()
+    proc.process(records(line(event_id="m-1"), line(event_id="m-2", ts=TUE_MAR12_NOON)), states)
+    flushed = proc.take_pending()
+    assert set(flushed.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR11)}
+    proc.flush_done()
+    proc.process(records(line(event_id="m-3", ts=TUE_MAR12_NOON)), states)
+    assert proc.pending.teacher_weeks == {("t-1", W_MAR11): TeacherWeekRow(W_MAR11, "t-1", 0, 2, 2, 0, 2)}
+
+
+def test_failed_flush_puts_rows_back_and_newer_versions_win() -> None:
+    proc, states = processor(), DictState()
+    proc.process(records(line(event_id="m-1"), line(event_id="m-2", ts=TUE_MAR12_NOON)), states)
+    proc.take_pending()
+    proc.process(records(line(event_id="m-3", ts=TUE_MAR12_NOON)), states)  # while the flush runs
+    proc.flush_failed()
+    assert proc.pending.teacher_weeks == {
+        ("t-1", W_MAR04): TeacherWeekRow(W_MAR04, "t-1", 0, 1, 1, 0, 1),
+        ("t-1", W_MAR11): TeacherWeekRow(W_MAR11, "t-1", 0, 2, 2, 0, 2),
+    }
+
+
+def test_redelivered_events_count_once_and_rewrite_their_rows() -> None:
+    states = DictState()
+    batch = records(line(event_id="m-1"), line(event_id="m-2"))
+    processor().process(batch, states)  # its rows are lost: the worker stops before the flush
+    again = processor()
+    outcome = again.process(batch, states)
+    assert (outcome.tally.counted, outcome.tally.duplicates) == (0, 2)
+    assert again.pending.teacher_weeks == {("t-1", W_MAR04): TeacherWeekRow(W_MAR04, "t-1", 0, 2, 2, 0, 2)}
+
+
+def test_late_decision_for_a_new_event_is_the_same_whether_the_week_is_pinned_or_evicted() -> None:
+    pinned, flushed = processor(), processor()
+    pinned_states, flushed_states = DictState(), DictState()
+    for proc, states in ((pinned, pinned_states), (flushed, flushed_states)):
+        proc.process(records(line(event_id="m-1")), states)
+        if proc is flushed:
+            proc.take_pending()
+            proc.flush_done()
+        proc.process(records(line(event_id="new", ts=MON_MAR18_MIDNIGHT)), states)
+    assert ("t-1", W_MAR04) in pinned.pending.teacher_weeks  # still pinned, so still held
+    for proc, states in ((pinned, pinned_states), (flushed, flushed_states)):
+        outcome = proc.process(records(line(event_id="m-2")), states)
+        assert outcome.tally.rejected == Counter({"late": 1})
+    # An event already applied counts once either way: a duplicate while its week is held (its row
+    # may still need writing), late once the week is flushed and dropped.
+    assert pinned.process(records(line(event_id="m-1")), pinned_states).tally.duplicates == 1
+    assert flushed.process(records(line(event_id="m-1")), flushed_states).tally.rejected == Counter({"late": 1})
+
+
+def test_events_re_read_after_a_crash_rewrite_rows_of_weeks_the_lost_batch_closed() -> None:
+    states = DictState()
+    batch = records(line(event_id="m-1", ts=TUE_MAR05_NOON), line(event_id="new", ts=MON_MAR18_MIDNIGHT))
+    first = processor()
+    assert first.process(batch, states).tally.counted == 2
+    assert set(first.pending.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR18)}
+    # The worker dies before the flush: the state (changelog) survives, the pending rows and the
+    # offset commit do not, so the same batch is read again by a fresh processor.
+    again = processor()
+    outcome = again.process(batch, states)
+    assert (outcome.tally.duplicates, outcome.dead_letters) == (2, [])
+    assert set(again.pending.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR18)}

@@ -1,0 +1,347 @@
+"""``stream.core``: teacher counters per week, duplicates, lateness by per-user stream time,
+eviction, and the state encoding.
+
+Weeks are in Europe/Moscow (UTC+3 all year); the allowed lateness is 7 days. Instants are epoch
+milliseconds written out by hand (checked with ``date -u -d``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from schemas.decode import Event
+from stream.core import (
+    COUNTED,
+    DUPLICATE,
+    IGNORED,
+    LATE,
+    Policy,
+    TeacherWeekRow,
+    UserState,
+    WeekState,
+    apply_user_events,
+    decode_state,
+    encode_state,
+    teacher_week_row,
+)
+from stream.week import WeekCalendar
+
+SEVEN_DAYS_MS = 604_800_000
+
+
+def days(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+# Weeks (week_start, days since the epoch) and instants, all Moscow time.
+W_MAR04 = days(date(2024, 3, 4))  # 19786: Mon 2024-03-04 00:00 MSK to Mon 2024-03-11 00:00 MSK
+W_MAR11 = days(date(2024, 3, 11))
+W_MAR18 = days(date(2024, 3, 18))
+TUE_MAR05_NOON = 1_709_629_200_000  # 2024-03-05 12:00 MSK, in W_MAR04
+TUE_MAR12_NOON = 1_710_234_000_000  # 2024-03-12 12:00 MSK, in W_MAR11
+MON_MAR11_MIDNIGHT = 1_710_104_400_000  # 2024-03-11 00:00 MSK: the end of W_MAR04
+MON_MAR18_MIDNIGHT = 1_710_709_200_000  # 2024-03-18 00:00 MSK: W_MAR04's end + 7 days; W_MAR18 begins
+MON_MAR25_MIDNIGHT = 1_711_314_000_000  # 2024-03-25 00:00 MSK: W_MAR11's end + 7 days
+
+POLICY = Policy(WeekCalendar("Europe/Moscow"), SEVEN_DAYS_MS)
+
+
+def event(
+    event_type: str = "message_sent",
+    *,
+    event_id: str,
+    ts: int = TUE_MAR05_NOON,
+    kind: str = "group",
+    role: str = "teacher",
+    user: str = "t-1",
+) -> Event:
+    if event_type == "registered":
+        return Event("registered", event_id, ts, user, role, None, kind)
+    return Event(event_type, event_id, ts, user, role, kind, None)
+
+
+def registration(*, event_id: str, ts: int = TUE_MAR05_NOON, role: str = "teacher", by: str = "self") -> Event:
+    return event("registered", event_id=event_id, ts=ts, role=role, kind=by)
+
+
+def row(week: int, *, chats: int = 0, group: int = 0, chat: int = 0, calls: int = 0, version: int) -> TeacherWeekRow:
+    return TeacherWeekRow(week, "t-1", chats, group, chat, calls, version)
+
+
+def apply(state: UserState, *events: Event, pinned: frozenset[int] = frozenset()) -> list[str]:
+    return apply_user_events(state, events, POLICY, lambda week: week in pinned).outcomes
+
+
+# Counters ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind", "expected"),
+    [
+        ("chat_created", "group", row(W_MAR04, chats=1, version=1)),
+        ("chat_created", "personal", row(W_MAR04, version=1)),
+        ("chat_created", "channel", row(W_MAR04, version=1)),
+        ("message_sent", "group", row(W_MAR04, group=1, chat=1, version=1)),
+        ("message_sent", "personal", row(W_MAR04, chat=1, version=1)),
+        ("message_sent", "channel", row(W_MAR04, version=1)),
+        ("call", "group", row(W_MAR04, calls=1, version=1)),
+        ("call", "personal", row(W_MAR04, calls=1, version=1)),
+        ("call", "channel", row(W_MAR04, calls=1, version=1)),
+    ],
+)
+def test_teacher_activity_counts_by_type_and_chat_kind(event_type: str, kind: str, expected: TeacherWeekRow) -> None:
+    state = UserState()
+    assert apply(state, event(event_type, event_id="e-1", kind=kind)) == [COUNTED]
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == expected
+
+
+def test_channel_message_counts_nowhere_but_still_makes_a_row_with_a_version() -> None:
+    state = UserState()
+    apply(state, event(kind="channel", event_id="m-1"), event(kind="channel", event_id="m-2"))
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, version=2)
+
+
+def test_a_week_of_mixed_activity_adds_up() -> None:
+    state = UserState()
+    apply(
+        state,
+        event("chat_created", event_id="c-1", kind="group"),
+        event("chat_created", event_id="c-2", kind="personal"),
+        event("message_sent", event_id="m-1", kind="group"),
+        event("message_sent", event_id="m-2", kind="group"),
+        event("message_sent", event_id="m-3", kind="personal"),
+        event("message_sent", event_id="m-4", kind="channel"),
+        event("call", event_id="k-1", kind="channel"),
+        event("message_sent", event_id="m-5", ts=TUE_MAR12_NOON),  # the next week
+    )
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(
+        W_MAR04, chats=1, group=2, chat=3, calls=1, version=7
+    )
+    assert teacher_week_row("t-1", W_MAR11, state.weeks[W_MAR11]) == row(W_MAR11, group=1, chat=1, version=1)
+
+
+@pytest.mark.parametrize("role", ["student", "parent", "staff"])
+@pytest.mark.parametrize("event_type", ["chat_created", "message_sent", "call"])
+def test_non_teacher_activity_is_ignored_and_creates_no_state(event_type: str, role: str) -> None:
+    state = UserState()
+    assert apply(state, event(event_type, event_id="e-1", role=role)) == [IGNORED]
+    assert state == UserState(stream_time=-1, weeks={})
+
+
+def test_ignored_activity_does_not_advance_stream_time() -> None:
+    state = UserState()
+    apply(state, event(event_id="e-1"), event(event_id="e-2", role="student", ts=MON_MAR18_MIDNIGHT))
+    assert state.stream_time == TUE_MAR05_NOON
+
+
+# Registrations ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["teacher", "student", "parent", "staff", "school", "municipality"])
+def test_registration_is_kept_for_any_role_and_makes_no_teacher_row(role: str) -> None:
+    state = UserState()
+    reg = registration(event_id="r-1", role=role, by="parent")
+    result = apply_user_events(state, [reg], POLICY)
+    assert result.outcomes == [COUNTED]
+    assert result.registrations == [reg]
+    assert result.touched_weeks == set()
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) is None
+
+
+def test_repeated_registration_is_a_duplicate_but_is_reported_again_for_rewriting() -> None:
+    state = UserState()
+    reg = registration(event_id="r-1")
+    assert apply(state, reg) == [COUNTED]
+    result = apply_user_events(state, [reg], POLICY)
+    assert result.outcomes == [DUPLICATE]
+    assert result.registrations == [reg]  # same event_id, so its row replaces itself
+
+
+# Duplicates -------------------------------------------------------------------------------------
+
+
+def test_duplicate_event_id_in_one_batch_counts_once() -> None:
+    state = UserState()
+    outcomes = apply(state, event(event_id="m-1"), event(event_id="m-1"), event(event_id="m-1"))
+    assert outcomes == [COUNTED, DUPLICATE, DUPLICATE]
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, group=1, chat=1, version=1)
+
+
+def test_duplicate_event_id_in_a_later_batch_counts_once_and_touches_its_week() -> None:
+    state = UserState()
+    apply(state, event(event_id="m-1"))
+    result = apply_user_events(state, [event(event_id="m-1")], POLICY)
+    assert result.outcomes == [DUPLICATE]
+    assert result.touched_weeks == {W_MAR04}  # the row is written again, in case it was lost
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, group=1, chat=1, version=1)
+
+
+def test_duplicate_survives_an_encode_decode_round_trip_of_the_state() -> None:
+    state = UserState()
+    apply(state, event(event_id="m-1"))
+    restored = decode_state(encode_state(state))
+    assert apply(restored, event(event_id="m-1"), event(event_id="m-2")) == [DUPLICATE, COUNTED]
+    assert teacher_week_row("t-1", W_MAR04, restored.weeks[W_MAR04]) == row(W_MAR04, group=2, chat=2, version=2)
+
+
+# Lateness ---------------------------------------------------------------------------------------
+
+
+def test_stream_time_is_the_newest_accepted_event_time_of_the_user() -> None:
+    state = UserState()
+    apply(state, event(event_id="m-1", ts=TUE_MAR12_NOON), event(event_id="m-2", ts=TUE_MAR05_NOON))
+    assert state.stream_time == TUE_MAR12_NOON
+
+
+def test_event_whose_week_ended_exactly_the_lateness_before_stream_time_is_late() -> None:
+    state = UserState()
+    assert apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT)) == [COUNTED]
+    assert apply(state, event(event_id="old", ts=TUE_MAR05_NOON)) == [LATE]
+
+
+def test_event_whose_week_ended_one_ms_less_than_the_lateness_before_stream_time_is_counted() -> None:
+    state = UserState()
+    assert apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT - 1)) == [COUNTED]
+    assert apply(state, event(event_id="old", ts=TUE_MAR05_NOON)) == [COUNTED]
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, group=1, chat=1, version=1)
+
+
+def test_last_ms_of_a_late_week_is_late_too() -> None:
+    state = UserState()
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))
+    assert apply(state, event(event_id="old", ts=MON_MAR11_MIDNIGHT - 1)) == [LATE]
+    assert apply(state, event(event_id="next-week", ts=MON_MAR11_MIDNIGHT)) == [COUNTED]
+
+
+def test_order_decides_lateness_within_a_batch() -> None:
+    old, new = event(event_id="old", ts=TUE_MAR05_NOON), event(event_id="new", ts=MON_MAR18_MIDNIGHT)
+    assert apply(UserState(), old, new) == [COUNTED, COUNTED]
+    assert apply(UserState(), new, old) == [COUNTED, LATE]
+
+
+def test_late_event_changes_no_state() -> None:
+    state = UserState()
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))
+    before = encode_state(state)
+    result = apply_user_events(state, [event(event_id="old", ts=TUE_MAR05_NOON)], POLICY)
+    assert result.outcomes == [LATE] and result.touched_weeks == set()
+    assert encode_state(state) == before
+
+
+def test_late_registration_is_late_too() -> None:
+    state = UserState()
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))
+    result = apply_user_events(state, [registration(event_id="r-1", ts=TUE_MAR05_NOON)], POLICY)
+    assert (result.outcomes, result.registrations) == ([LATE], [])
+
+
+def test_registration_advances_stream_time() -> None:
+    state = UserState()
+    apply(state, registration(event_id="r-1", ts=MON_MAR18_MIDNIGHT))
+    assert state.stream_time == MON_MAR18_MIDNIGHT
+    assert apply(state, event(event_id="old", ts=TUE_MAR05_NOON)) == [LATE]
+
+
+def test_late_decision_for_a_new_event_does_not_depend_on_whether_the_week_was_evicted() -> None:
+    kept, evicted = UserState(), UserState()
+    for state, pinned in ((kept, frozenset({W_MAR04})), (evicted, frozenset())):
+        apply(state, event(event_id="m-1", ts=TUE_MAR05_NOON))
+        apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT), pinned=pinned)
+    assert W_MAR04 in kept.weeks and W_MAR04 not in evicted.weeks
+    for state in (kept, evicted):
+        assert apply(state, event(event_id="m-2", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
+    # an event already applied is a duplicate while its week is held, late once it is dropped
+    assert apply(kept, event(event_id="m-1", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [DUPLICATE]
+    assert apply(evicted, event(event_id="m-1", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
+
+
+# Eviction ---------------------------------------------------------------------------------------
+
+
+def state_with_old_week() -> UserState:
+    state = UserState()
+    apply(state, event(event_id="m-1", ts=TUE_MAR05_NOON))
+    return state
+
+
+def test_week_past_the_lateness_is_evicted() -> None:
+    state = state_with_old_week()
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))
+    assert set(state.weeks) == {W_MAR18}
+
+
+def test_week_within_the_lateness_is_kept() -> None:
+    state = state_with_old_week()
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT - 1))
+    assert set(state.weeks) == {W_MAR04, W_MAR11}
+
+
+def test_pinned_week_past_the_lateness_is_kept_until_unpinned() -> None:
+    state = state_with_old_week()
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT), pinned=frozenset({W_MAR04}))
+    assert set(state.weeks) == {W_MAR04, W_MAR18}
+    apply(state, event(event_id="newer", ts=MON_MAR18_MIDNIGHT + 1))  # no longer pinned
+    assert set(state.weeks) == {W_MAR18}
+
+
+def test_week_touched_in_the_batch_is_kept_even_past_the_lateness() -> None:
+    state = UserState()
+    result = apply_user_events(
+        state, [event(event_id="m-1", ts=TUE_MAR05_NOON), event(event_id="new", ts=MON_MAR18_MIDNIGHT)], POLICY
+    )
+    assert result.touched_weeks == {W_MAR04, W_MAR18}
+    assert set(state.weeks) == {W_MAR04, W_MAR18}
+
+
+def test_only_weeks_past_the_lateness_go_when_several_are_held() -> None:
+    state = UserState()
+    apply(state, event(event_id="a", ts=TUE_MAR05_NOON), event(event_id="b", ts=TUE_MAR12_NOON))
+    apply(state, event(event_id="c", ts=MON_MAR18_MIDNIGHT))
+    assert set(state.weeks) == {W_MAR11, W_MAR18}
+    apply(state, event(event_id="d", ts=MON_MAR25_MIDNIGHT))
+    assert set(state.weeks) == {W_MAR18, days(date(2024, 3, 25))}
+
+
+def test_week_of_only_a_registration_is_evicted_past_the_lateness() -> None:
+    state = UserState()
+    apply(state, registration(event_id="r-1", ts=TUE_MAR05_NOON))
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))
+    assert set(state.weeks) == {W_MAR18}
+
+
+# State encoding ---------------------------------------------------------------------------------
+
+
+def test_state_survives_encode_decode_round_trip() -> None:
+    state = UserState(
+        stream_time=TUE_MAR12_NOON,
+        weeks={
+            W_MAR04: WeekState(
+                ids={"c-1", "m-1", "m-2", "k-1"},
+                activity=4,
+                group_chats_created=1,
+                group_messages=2,
+                chat_messages=2,
+                calls=1,
+            ),
+            W_MAR11: WeekState(ids={"r-1"}),
+        },
+    )
+    restored = decode_state(encode_state(state))
+    assert restored == state
+    assert restored.weeks[W_MAR04].ids == {"c-1", "m-1", "m-2", "k-1"}
+    assert teacher_week_row("t-1", W_MAR04, restored.weeks[W_MAR04]) == row(
+        W_MAR04, chats=1, group=2, chat=2, calls=1, version=4
+    )
+
+
+def test_state_built_by_applying_events_survives_round_trip() -> None:
+    state = UserState()
+    apply(state, event(event_id="m-1"), event("call", event_id="k-1", ts=TUE_MAR12_NOON), registration(event_id="r-1"))
+    assert decode_state(encode_state(state)) == state
+
+
+def test_missing_state_decodes_to_an_empty_state() -> None:
+    assert decode_state(None) == UserState(stream_time=-1, weeks={})
