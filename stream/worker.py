@@ -31,6 +31,7 @@ def drained(targets: dict[TopicPartition, tuple[int, int]], committed: dict[Topi
 
 def run_worker(settings: Settings, *, drain: bool, loglevel: str = "warning") -> int:
     """Run until stopped (SIGINT/SIGTERM) or, with ``drain``, until drained. Returns the exit code."""
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     targets = asyncio.run(prepare(settings))
     app, pipeline = build_app(settings)
     # The schema is created before Faust starts; the store is then used from one thread only.
