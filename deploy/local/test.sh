@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up, start a local Kafka broker for the tests (port 39092), run every test, stop the broker.
+# Integration tests never skip: a broker that cannot start is a failure.
+#
+# usage: deploy/local/test.sh [PYTEST ARGS...]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VENV=${SFERUM_VENV:-$ROOT/.venv}
+export SFERUM_TEST_KAFKA_PORT=${SFERUM_TEST_KAFKA_PORT:-39092}
+
+bash "$ROOT/deploy/local/setup.sh"
+
+kafka() { SFERUM_KAFKA_PORT=$SFERUM_TEST_KAFKA_PORT bash "$ROOT/deploy/local/kafka.sh" "$@"; }
+if ! kafka status >/dev/null 2>&1; then
+  kafka start --fresh
+  trap 'kafka stop' EXIT
+fi
+
+cd "$ROOT"
+"$VENV/bin/ruff" check .
+"$VENV/bin/python" -m pytest "$@"
