@@ -93,7 +93,7 @@ def worker(
 
     settings = settings_from(broker=broker, store=store, web_port=web_port)
     with clear_errors():
-        code = run_worker(settings, drain=drain, loglevel=logging.getLevelName(logging.getLogger().level).lower())
+        code = run_worker(settings, drain=drain, loglevel=logging.getLogger().level)
     raise typer.Exit(code)
 
 

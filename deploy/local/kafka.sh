@@ -107,9 +107,11 @@ start() {
     # is only for the dynamic-quorum setup. A Kafka Uuid is 16 random bytes in unpadded
     # base64url, which is exactly what this produces (same as `StorageTool random-uuid`).
     local cluster_id
+    # 16 random bytes, base64url like Kafka's own ids; a leading '-' would read as an option.
     cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    cluster_id=${cluster_id/#-/A}
     say "formatting storage (cluster id $cluster_id)"
-    tool kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" >>"$OUT" 2>&1 \
+    tool kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$PROPS" >>"$OUT" 2>&1 \
       || { tail -n 20 "$OUT" >&2; die "storage format failed"; }
   fi
 
