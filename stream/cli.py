@@ -65,7 +65,7 @@ def settings_from(**overrides: Any) -> Settings:
 
 def check_files(paths: list[Path]) -> None:
     for path in paths:
-        if not path.is_file():
+        if not path.exists() or path.is_dir():
             fail(f"no such file: {path}")
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import logging
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -18,12 +19,25 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not answer; the message names it."""
 
 
+@contextlib.asynccontextmanager
+async def reaching_broker(settings: Settings) -> AsyncIterator[None]:
+    """Turn a failed bootstrap into ``BrokerUnavailable``; aiokafka's own error log is held back,
+    since the message raised here says the same in one line."""
+    log = logging.getLogger("aiokafka")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    except KafkaConnectionError:
+        raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}") from None
+    finally:
+        log.setLevel(level)
+
+
 async def _start_admin(settings: Settings) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
-    try:
+    async with reaching_broker(settings):
         await admin.start()
-    except KafkaConnectionError as exc:
-        raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}: {exc}") from None
     return admin
 
 

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
 
-from stream.kafka_admin import BrokerUnavailable, ensure_topics
+from stream.kafka_admin import ensure_topics, reaching_broker
 from stream.ndjson import iter_lines, routing_of
 from stream.settings import Settings
 
@@ -44,10 +43,8 @@ async def produce_files(
         max_batch_size=512 * 1024,
         max_request_size=max(1024 * 1024, settings.max_event_bytes * 4),
     )
-    try:
+    async with reaching_broker(settings):
         await producer.start()
-    except KafkaConnectionError as exc:
-        raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}: {exc}") from None
     sent: Counter[str] = Counter()
     pending: list[asyncio.Future[object]] = []
     try:

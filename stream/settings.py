@@ -136,8 +136,8 @@ class Settings(BaseSettings):
         store = self.store_dsn
         scheme = urlparse(store).scheme
         if scheme == "chdb":
-            path = urlparse(store).path
-            if not path.startswith("/"):
+            parsed = urlparse(store)
+            if parsed.netloc or not parsed.path.startswith("/"):
                 raise ValueError(f"a chdb store needs an absolute path (chdb:///abs/path), got {store!r}")
         elif scheme not in ("http", "https"):
             raise ValueError(f"store must be chdb:///abs/path or http(s)://user:pass@host:port, got {store!r}")
