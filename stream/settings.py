@@ -71,8 +71,8 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=64 * 1024, ge=256)
 
     # Batching and flushing
-    batch_max_events: int = Field(default=5000, ge=1)
-    batch_window_s: float = Field(default=0.2, gt=0)
+    batch_max_events: int = Field(default=20_000, ge=1)
+    batch_window_s: float = Field(default=1.0, gt=0)
     flush_interval_s: float = Field(default=2.0, gt=0)
     flush_max_pending_events: int = Field(default=200_000, ge=1)
     flush_retry_initial_s: float = Field(default=0.5, gt=0)
