@@ -19,4 +19,5 @@ fi
 
 cd "$ROOT"
 "$VENV/bin/ruff" check .
+"$VENV/bin/mypy"
 "$VENV/bin/python" -m pytest "$@"
