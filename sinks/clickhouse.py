@@ -33,6 +33,7 @@ TEACHER_WEEK_COLUMNS = (
 )
 REGISTRATION_COLUMNS = ("role", "user_id", "registered_by", "ts", "event_id")
 _DB = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TZ = re.compile(r"^[A-Za-z0-9_+\-/]+$")
 
 
 class StoreError(RuntimeError):
@@ -43,15 +44,26 @@ class QueryError(RuntimeError):
     """ClickHouse refused a query; the message is its own first line."""
 
 
-def schema_statements(database: str) -> list[str]:
-    """DDL in order, from the ``sinks/sql`` files, for one database name (an identifier)."""
+def schema_statements(database: str, timezone: str = "Europe/Moscow") -> list[str]:
+    """DDL in order, from the ``sinks/sql`` files (statements end with ``;`` at a line end), for one
+    database name (an identifier)."""
     if not _DB.match(database):
         raise ValueError(f"bad database name {database!r}")
+    if not _TZ.match(timezone):
+        raise ValueError(f"bad time zone {timezone!r}")
     files = sorted(
         (f for f in resources.files("sinks").joinpath("sql").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
-    return [f.read_text(encoding="utf-8").replace("{db}", database) for f in files]
+    statements = []
+    for f in files:
+        text = f.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone)
+        statements += [s.strip() for s in re.split(r";\s*\n", text) if _has_sql(s)]
+    return statements
+
+
+def _has_sql(chunk: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
 
 
 def open_client(dsn: str) -> Client:
@@ -82,9 +94,10 @@ def first_line(exc: BaseException) -> str:
 class ClickHouseSink:
     """Owns one client. Not thread-safe: call it from one thread at a time."""
 
-    def __init__(self, *, dsn: str, database: str) -> None:
+    def __init__(self, *, dsn: str, database: str, timezone: str = "Europe/Moscow") -> None:
         self.dsn = dsn
         self.database = database
+        self.timezone = timezone
         self._client: Client | None = None
 
     @property
@@ -94,7 +107,7 @@ class ClickHouseSink:
         return self._client
 
     def ensure_schema(self) -> None:
-        for statement in schema_statements(self.database):
+        for statement in schema_statements(self.database, self.timezone):
             self.client.command(statement)
 
     def write(self, rows: PendingRows) -> int:

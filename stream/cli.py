@@ -133,7 +133,7 @@ def replay(
     settings = settings_from(store=store)
     check_files(files)
     total = sum(1 for path in files for _ in iter_lines(path))
-    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database)
+    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database, timezone=settings.timezone)
     with clear_errors(), dead_letter.open("wb") as letters, _progress("replaying", total, quiet=as_json) as advance:
         summary = run_replay(files, settings, sink, letters, on_progress=advance)
     sink.close()
@@ -157,6 +157,31 @@ def replay(
     out.print(table)
 
 
+@app.command("load-registry")
+def load_registry_command(
+    directory: Annotated[Path, typer.Argument(help="Directory with regions.csv, municipalities.csv, …")],
+    store: StoreOpt = None,
+) -> None:
+    """Load the registry CSVs as a new snapshot, atomically (nothing is loaded if any check fails)."""
+    from schemas.registry import RegistryError
+    from sinks.clickhouse import ClickHouseSink
+    from sinks.registry import load_registry
+
+    settings = settings_from(store=store)
+    if not directory.is_dir():
+        fail(f"not a directory: {directory}")
+    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database, timezone=settings.timezone)
+    with clear_errors():
+        try:
+            snapshot, counts = load_registry(sink, directory)
+        except RegistryError as exc:
+            fail(str(exc), 2)
+        finally:
+            sink.close()
+    rows = ", ".join(f"{n} {name.removesuffix('.csv')}" for name, n in counts.items())
+    out.print(f"registry snapshot {snapshot} loaded: {rows}", markup=False, highlight=False)
+
+
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="One SQL statement.")],
@@ -167,7 +192,7 @@ def sql(
     from sinks.clickhouse import ClickHouseSink
 
     settings = settings_from(store=store)
-    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database)
+    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database, timezone=settings.timezone)
     with clear_errors():
         try:
             result = sink.raw(query, fmt)
