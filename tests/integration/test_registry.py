@@ -1,0 +1,83 @@
+"""``load-registry`` on the embedded engine: validation names file and line, loads are atomic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sinks.clickhouse import ClickHouseSink
+from tests.conftest import run_cli
+
+GOOD = {
+    "regions.csv": "region_id,name\nR1,Орловская область\nR2,Тамбовская область\n",
+    "municipalities.csv": "municipality_id,region_id,name\nM1,R1,Орёл\nM2,R1,Ливны\nM3,R2,Тамбов\n",
+    "schools.csv": "school_id,municipality_id,name\nS1,M1,Школа 1\nS2,M1,Школа 2\nS3,M2,Школа 3\nS4,M3,Школа 4\n",
+    "teachers.csv": "teacher_id,school_id\nT1,S1\nT1,S2\nT2,S2\nT3,S3\nT4,S4\n",
+    "students.csv": "student_id,school_id,birth_date\nP1,S1,2012-05-01\nP2,S3,2009-01-31\n",
+}
+
+
+def _write(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def _teachers(store: str) -> list[tuple[str, str]]:
+    sink = ClickHouseSink(dsn=store, database="sferum")
+    try:
+        rows = sink.query_rows(
+            "SELECT teacher_id, school_id FROM sferum.registry_teachers "
+            "WHERE snapshot = (SELECT max(snapshot) FROM sferum.registry_snapshots) ORDER BY teacher_id, school_id"
+        )
+        return [(r[0], r[1]) for r in rows]
+    finally:
+        sink.close()
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        ("teachers.csv", "teacher_id,school_id\nT1,S1\nT9,S9\n", "teachers.csv:3: unknown school_id 'S9'"),
+        (
+            "schools.csv",
+            "school_id,municipality_id,name\nS1,M1,a\nS2,M1,b\nS1,M2,c\n",
+            "schools.csv:4: duplicate school_id",
+        ),
+        ("students.csv", "student_id,school_id,birth_date\nP1,S1,2012-13-01\n", "students.csv:2: birth_date"),
+        ("regions.csv", "id,name\nR1,x\n", "regions.csv:1: header is id,name"),
+        ("municipalities.csv", "municipality_id,region_id,name\nM1,R1\n", "municipalities.csv:2: 2 fields"),
+        (
+            "teachers.csv",
+            "teacher_id,school_id\nT1,S1\nT1,S1\n",
+            "teachers.csv:3: duplicate teacher_id 'T1', school_id",
+        ),
+        ("regions.csv", "region_id,name\n,x\n", "regions.csv:2: empty region_id"),
+    ],
+)
+def test_bad_registry_names_file_and_line_and_loads_nothing(tmp_path: Path, file: str, text: str, message: str) -> None:
+    store = f"chdb://{tmp_path / 'store'}"
+    assert run_cli("load-registry", str(_write(tmp_path / "good", GOOD)), env={"SFERUM_STORE": store}).returncode == 0
+    before = _teachers(store)
+    bad = _write(tmp_path / "bad", GOOD | {file: text})
+    result = run_cli("load-registry", str(bad), env={"SFERUM_STORE": store})
+    assert result.returncode == 2
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _teachers(store) == before  # the previous snapshot is still the one in force
+
+
+def test_new_registry_replaces_the_previous_snapshot(tmp_path: Path) -> None:
+    store = f"chdb://{tmp_path / 'store'}"
+    assert run_cli("load-registry", str(_write(tmp_path / "one", GOOD)), env={"SFERUM_STORE": store}).returncode == 0
+    second = GOOD | {"teachers.csv": "teacher_id,school_id\nT5,S1\n"}
+    done = run_cli("load-registry", str(_write(tmp_path / "two", second)), env={"SFERUM_STORE": store})
+    assert done.returncode == 0, done.stderr
+    assert _teachers(store) == [("T5", "S1")]
+    sink = ClickHouseSink(dsn=store, database="sferum")
+    try:  # older snapshots are dropped, not just hidden
+        assert sink.query_rows("SELECT count() FROM sferum.registry_teachers")[0][0] == 1
+    finally:
+        sink.close()
