@@ -44,7 +44,9 @@ class QueryError(RuntimeError):
     """ClickHouse refused a query; the message is its own first line."""
 
 
-def schema_statements(database: str, timezone: str = "Europe/Moscow") -> list[str]:
+def schema_statements(
+    database: str, timezone: str = "Europe/Moscow", levels: tuple[float, float] = (0.30, 0.70)
+) -> list[str]:
     """DDL in order, from the ``sinks/sql`` files (statements end with ``;`` at a line end), for one
     database name (an identifier)."""
     if not _DB.match(database):
@@ -58,6 +60,7 @@ def schema_statements(database: str, timezone: str = "Europe/Moscow") -> list[st
     statements = []
     for f in files:
         text = f.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone)
+        text = text.replace("{level_low}", repr(float(levels[0]))).replace("{level_high}", repr(float(levels[1])))
         statements += [s.strip() for s in re.split(r";\s*\n", text) if _has_sql(s)]
     return statements
 
@@ -94,10 +97,13 @@ def first_line(exc: BaseException) -> str:
 class ClickHouseSink:
     """Owns one client. Not thread-safe: call it from one thread at a time."""
 
-    def __init__(self, *, dsn: str, database: str, timezone: str = "Europe/Moscow") -> None:
+    def __init__(
+        self, *, dsn: str, database: str, timezone: str = "Europe/Moscow", levels: tuple[float, float] = (0.30, 0.70)
+    ) -> None:
         self.dsn = dsn
         self.database = database
         self.timezone = timezone
+        self.levels = levels
         self._client: Client | None = None
 
     @property
@@ -107,7 +113,7 @@ class ClickHouseSink:
         return self._client
 
     def ensure_schema(self) -> None:
-        for statement in schema_statements(self.database, self.timezone):
+        for statement in schema_statements(self.database, self.timezone, self.levels):
             self.client.command(statement)
 
     def write(self, rows: PendingRows) -> int:

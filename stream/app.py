@@ -60,7 +60,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
 
     pipeline = Pipeline(
         settings=settings,
-        sink=ClickHouseSink(dsn=settings.store_dsn, database=settings.database, timezone=settings.timezone),
+        sink=ClickHouseSink(**settings.sink_options),
         metrics=Metrics(registry if registry is not None else CollectorRegistry()),
         commit=commit,
         flush_producer=flush_producer,

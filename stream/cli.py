@@ -133,7 +133,7 @@ def replay(
     settings = settings_from(store=store)
     check_files(files)
     total = sum(1 for path in files for _ in iter_lines(path))
-    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database, timezone=settings.timezone)
+    sink = ClickHouseSink(**settings.sink_options)
     with clear_errors(), dead_letter.open("wb") as letters, _progress("replaying", total, quiet=as_json) as advance:
         summary = run_replay(files, settings, sink, letters, on_progress=advance)
     sink.close()
@@ -170,7 +170,7 @@ def load_registry_command(
     settings = settings_from(store=store)
     if not directory.is_dir():
         fail(f"not a directory: {directory}")
-    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database, timezone=settings.timezone)
+    sink = ClickHouseSink(**settings.sink_options)
     with clear_errors():
         try:
             snapshot, counts = load_registry(sink, directory)
@@ -192,7 +192,7 @@ def sql(
     from sinks.clickhouse import ClickHouseSink
 
     settings = settings_from(store=store)
-    sink = ClickHouseSink(dsn=settings.store_dsn, database=settings.database, timezone=settings.timezone)
+    sink = ClickHouseSink(**settings.sink_options)
     with clear_errors():
         try:
             result = sink.raw(query, fmt)

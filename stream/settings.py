@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     flush_retry_initial_s: float = Field(default=0.5, gt=0)
     flush_retry_max_s: float = Field(default=30.0, gt=0)
 
+    # Levels of a share: low below level_low, high above level_high, sufficient between
+    level_low: float = Field(default=0.30, ge=0, le=1)
+    level_high: float = Field(default=0.70, ge=0, le=1)
+
     # Worker web server (metrics)
     web_port: int = Field(default=6066, ge=0, le=65535)
     web_enabled: bool = True
@@ -131,6 +135,8 @@ class Settings(BaseSettings):
         for name in (*self.topic_names.values(), *self.input_topics, self.dead_letter_topic):
             if not _TOPIC.match(name):
                 raise ValueError(f"bad topic name {name!r}")
+        if self.level_low > self.level_high:
+            raise ValueError("level_low must not be above level_high")
         if self.dead_letter_topic in self.consumed_topics:
             raise ValueError("the dead-letter topic cannot also be an input topic")
         store = self.store_dsn
@@ -162,6 +168,16 @@ class Settings(BaseSettings):
     @property
     def store_dsn(self) -> str:
         return self.store or f"chdb://{(self.data_dir / 'chdb').resolve()}"
+
+    @property
+    def sink_options(self) -> dict[str, object]:
+        """Keyword arguments of ``sinks.clickhouse.ClickHouseSink``."""
+        return {
+            "dsn": self.store_dsn,
+            "database": self.database,
+            "timezone": self.timezone,
+            "levels": (self.level_low, self.level_high),
+        }
 
     @property
     def broker_bootstrap(self) -> str:

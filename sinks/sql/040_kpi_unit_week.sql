@@ -180,7 +180,10 @@ SELECT
     stc.students_total AS students_total,
     stc.students_registered AS students_registered,
     stc.students_registered_by_parent AS students_registered_by_parent,
-    if(stc.students_total = 0, 0., stc.students_registered / stc.students_total) AS students_registered_share
+    if(stc.students_total = 0, 0., stc.students_registered / stc.students_total) AS students_registered_share,
+    -- the school or municipality itself (NULL on region rows): registered by W, and active
+    if(uw.unit_kind = 'region', NULL, ow.registered) AS unit_registered,
+    if(uw.unit_kind = 'region', NULL, ow.active) AS unit_active
 FROM unit_weeks AS uw
 LEFT JOIN teacher_agg AS ta
     ON ta.unit_kind = uw.unit_kind AND ta.unit_id = uw.unit_id AND ta.week_start = uw.week_start
@@ -189,4 +192,6 @@ LEFT JOIN school_counts AS sc
 LEFT JOIN municipality_counts AS mc
     ON uw.unit_kind = 'region' AND mc.unit_id = uw.unit_id AND mc.week_start = uw.week_start
 LEFT JOIN student_counts AS stc
-    ON stc.unit_kind = uw.unit_kind AND stc.unit_id = uw.unit_id AND stc.week_start = uw.week_start;
+    ON stc.unit_kind = uw.unit_kind AND stc.unit_id = uw.unit_id AND stc.week_start = uw.week_start
+LEFT JOIN org_week AS ow
+    ON ow.unit_kind = uw.unit_kind AND ow.unit_id = uw.unit_id AND ow.week_start = uw.week_start;
