@@ -18,15 +18,18 @@ import msgspec
 from schemas.decode import REASONS, Event, Rejection, decode
 from stream.core import (
     COUNTED,
+    COUNTED_ROLES,
     DUPLICATE,
     IGNORED,
     LATE,
     Policy,
     TeacherWeekRow,
+    UserBatchResult,
     UserState,
     apply_user_events,
     decode_state,
     encode_state,
+    staff_week_row,
     teacher_week_row,
 )
 from stream.settings import Settings
@@ -115,16 +118,19 @@ class PendingRows:
     """Rows changed since the last successful flush, newest version per key."""
 
     teacher_weeks: dict[tuple[str, int], TeacherWeekRow] = field(default_factory=dict)
+    staff_weeks: dict[tuple[str, int], TeacherWeekRow] = field(default_factory=dict)
     registrations: dict[str, RegistrationRow] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.teacher_weeks) + len(self.registrations)
+        return len(self.teacher_weeks) + len(self.staff_weeks) + len(self.registrations)
 
     def absorb_older(self, older: PendingRows) -> None:
         """Put back rows of a failed flush; rows changed since then are newer and win."""
         older.teacher_weeks.update(self.teacher_weeks)
+        older.staff_weeks.update(self.staff_weeks)
         older.registrations.update(self.registrations)
-        self.teacher_weeks, self.registrations = older.teacher_weeks, older.registrations
+        self.teacher_weeks, self.staff_weeks = older.teacher_weeks, older.staff_weeks
+        self.registrations = older.registrations
 
 
 @dataclass(slots=True)
@@ -149,8 +155,13 @@ class BatchProcessor:
         self.in_flight = PendingRows()
 
     def _is_pinned(self, user_id: str) -> Callable[[int], bool]:
-        pending, in_flight = self.pending.teacher_weeks, self.in_flight.teacher_weeks
-        return lambda week: (user_id, week) in pending or (user_id, week) in in_flight
+        tables = (
+            self.pending.teacher_weeks,
+            self.in_flight.teacher_weeks,
+            self.pending.staff_weeks,
+            self.in_flight.staff_weeks,
+        )
+        return lambda week: any((user_id, week) in rows for rows in tables)
 
     def process(self, records: Sequence[Record], states: StateAccess) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -170,8 +181,8 @@ class BatchProcessor:
             if isinstance(event, Rejection):
                 outcome.dead_letters.append(DeadLetter(record, event.reason, event.detail))
                 tally.rejected[event.reason] += 1
-            elif event.type != "registered" and event.role != "teacher":
-                tally.ignored += 1  # no state needed: nothing counts a non-teacher's activity
+            elif event.type != "registered" and event.role not in COUNTED_ROLES:
+                tally.ignored += 1  # no state needed: nothing counts a student's or parent's activity
             else:
                 by_user.setdefault(event.user_id, []).append((record, event))
 
@@ -183,7 +194,7 @@ class BatchProcessor:
             changed = COUNTED in result.outcomes or (state.stream_time, len(state.weeks)) != before
             if changed:
                 states.put(user_id, origin, encode_state(state))
-            self._collect(user_id, state, result.touched_weeks, result.registrations)
+            self._collect(user_id, state, result)
             for (record, event), what in zip(items, result.outcomes, strict=True):
                 if what == COUNTED:
                     tally.counted += 1
@@ -198,14 +209,17 @@ class BatchProcessor:
                     tally.ignored += 1
         return outcome
 
-    def _collect(self, user_id: str, state: UserState, weeks: set[int], registrations: list[Event]) -> None:
-        rows = self.pending.teacher_weeks
-        for week in weeks:
-            row = teacher_week_row(user_id, week, state.weeks[week])
-            if row is not None:
-                rows[(user_id, week)] = row
+    def _collect(self, user_id: str, state: UserState, result: UserBatchResult) -> None:
+        for weeks, make_row, rows in (
+            (result.touched_weeks, teacher_week_row, self.pending.teacher_weeks),
+            (result.touched_staff_weeks, staff_week_row, self.pending.staff_weeks),
+        ):
+            for week in weeks:
+                row = make_row(user_id, week, state.weeks[week])
+                if row is not None:
+                    rows[(user_id, week)] = row
         regs = self.pending.registrations
-        for event in registrations:
+        for event in result.registrations:
             regs[event.event_id] = RegistrationRow(
                 event.user_id, event.role, event.registered_by or "self", event.ts, event.event_id
             )

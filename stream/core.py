@@ -33,20 +33,30 @@ from stream.week import WeekCalendar
 
 COUNTED: Final = "counted"
 DUPLICATE: Final = "duplicate"
-IGNORED: Final = "ignored"  # valid, but no indicator uses it: activity of non-teachers
+IGNORED: Final = "ignored"  # valid, but no indicator uses it: activity of students and parents
+#: Roles whose activity is counted: teachers (teacher_week) and staff, among them the accounts of
+#: municipalities and schools themselves (staff_week; a municipality is active by its own account).
+COUNTED_ROLES: Final = frozenset({"teacher", "staff"})
 LATE: Final = "late"
 
 
-class WeekState(msgspec.Struct, gc=False):
-    """One user's events in one week."""
+class Counters(msgspec.Struct, gc=False):
+    """Activity counters of one user in one week, for one role."""
 
-    ids: set[str] = msgspec.field(default_factory=set)
-    #: Distinct teacher activity events applied; it only grows, so it versions the row.
+    #: Distinct activity events applied; it only grows, so it versions the row.
     activity: int = 0
     group_chats_created: int = 0
     group_messages: int = 0
     chat_messages: int = 0
     calls: int = 0
+
+
+class WeekState(Counters, gc=False):
+    """One user's events in one week: the ids applied, the teacher counters (inherited) and, for
+    activity sent with role ``staff``, separate counters."""
+
+    ids: set[str] = msgspec.field(default_factory=set)
+    staff: Counters | None = None
 
 
 class UserState(msgspec.Struct, gc=False):
@@ -55,7 +65,8 @@ class UserState(msgspec.Struct, gc=False):
 
 
 class TeacherWeekRow(msgspec.Struct, frozen=True, gc=False):
-    """One row of ``sferum.teacher_week``."""
+    """One row of ``sferum.teacher_week``, or of ``sferum.staff_week`` (same shape; the user id is
+    in ``teacher_id``)."""
 
     week_start: int  # days since the epoch
     teacher_id: str
@@ -92,6 +103,7 @@ class UserBatchResult:
     #: Weeks whose teacher_week row must be written (again): changed, or seen in a duplicate,
     #: so that rows lost by a crash before their flush are written when the events are re-read.
     touched_weeks: set[int] = field(default_factory=set)
+    touched_staff_weeks: set[int] = field(default_factory=set)  # the same, for staff_week
     registrations: list[Event] = field(default_factory=list)  # new or re-read registrations
 
 
@@ -107,7 +119,7 @@ def apply_user_events(
     calendar = policy.calendar
     lateness = policy.allowed_lateness_ms
     for event in events:
-        if event.type != "registered" and event.role != "teacher":
+        if event.type != "registered" and event.role not in COUNTED_ROLES:
             result.outcomes.append(IGNORED)
             continue
         week = calendar.week_of(event.ts)
@@ -128,16 +140,26 @@ def apply_user_events(
             week_state.ids.add(event.event_id)
             result.outcomes.append(COUNTED)
             if is_activity:
-                _count(week_state, event)
-        if is_activity:
+                _count(_counters_for(week_state, event.role), event)
+        if not is_activity:
+            result.registrations.append(event)
+        elif event.role == "teacher":
             result.touched_weeks.add(week)
         else:
-            result.registrations.append(event)
-    _evict(state, policy, result.touched_weeks, is_pinned)
+            result.touched_staff_weeks.add(week)
+    _evict(state, policy, result.touched_weeks | result.touched_staff_weeks, is_pinned)
     return result
 
 
-def _count(week_state: WeekState, event: Event) -> None:
+def _counters_for(week_state: WeekState, role: str) -> Counters:
+    if role == "teacher":
+        return week_state
+    if week_state.staff is None:
+        week_state.staff = Counters()
+    return week_state.staff
+
+
+def _count(week_state: Counters, event: Event) -> None:
     week_state.activity += 1
     kind = event.chat_kind
     if event.type == "message_sent":
@@ -165,7 +187,12 @@ def _evict(state: UserState, policy: Policy, keep: set[int], is_pinned: Callable
         del state.weeks[week]
 
 
-def teacher_week_row(user_id: str, week: int, week_state: WeekState) -> TeacherWeekRow | None:
+def staff_week_row(user_id: str, week: int, week_state: WeekState) -> TeacherWeekRow | None:
+    """The staff_week row for a week, or None when the user had no staff activity in it."""
+    return None if week_state.staff is None else teacher_week_row(user_id, week, week_state.staff)
+
+
+def teacher_week_row(user_id: str, week: int, week_state: Counters) -> TeacherWeekRow | None:
     """The row for a week, or None when the user had no teacher activity in it."""
     if week_state.activity == 0:
         return None

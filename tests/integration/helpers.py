@@ -40,6 +40,19 @@ def read_tables(dsn: str) -> tuple[TeacherWeek, set[tuple[str, str, str, int, st
     return teacher_week, {(r[0], r[1], r[2], int(r[3]), r[4]) for r in regs}  # type: ignore[misc]
 
 
+def read_staff_week(dsn: str) -> TeacherWeek:
+    """``staff_week FINAL``, as the oracle shapes it."""
+    sink = ClickHouseSink(dsn=dsn, database="sferum")
+    try:
+        rows = sink.query_rows(
+            "SELECT week_start, user_id, group_chats_created, group_messages, chat_messages, calls, version "
+            "FROM sferum.staff_week FINAL"
+        )
+    finally:
+        sink.close()
+    return {(r[0], r[1]): tuple(int(v) for v in r[2:]) for r in rows}  # type: ignore[misc]
+
+
 def count_rows(dsn: str, table: str) -> int:
     sink = ClickHouseSink(dsn=dsn, database="sferum")
     try:

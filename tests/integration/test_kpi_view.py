@@ -41,7 +41,7 @@ def view_and_truth(loaded: tuple[str, dict, list[bytes]]) -> tuple[dict, dict]:
     view = {(r["week_start"], r["unit_kind"], r["unit_id"]): r for r in rows}
     assert len(view) == len(rows), "one row per (week_start, unit_kind, unit_id)"
     truth_events = expected(lines, now_ms=NOW_MS)
-    truth = kpi_unit_week(registry, truth_events.teacher_week, truth_events.registrations)
+    truth = kpi_unit_week(registry, truth_events.teacher_week, truth_events.registrations, truth_events.staff_week)
     return view, truth
 
 

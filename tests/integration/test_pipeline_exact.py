@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     free_port,
     read_dead_letter_file,
     read_dead_letter_topic,
+    read_staff_week,
     read_tables,
     reasons,
 )
@@ -97,6 +98,7 @@ def test_worker_drain_matches_independent_computation(
     assert len(teacher_week) == len(truth.teacher_week)
     assert teacher_week == truth.teacher_week
     assert registrations == truth.registrations
+    assert truth.staff_week and read_staff_week(worker_result[0]) == truth.staff_week
 
 
 def test_worker_dead_letters_every_malformed_line_with_its_reason(
@@ -127,6 +129,7 @@ def test_replay_matches_independent_computation(
     teacher_week, registrations = read_tables(store)
     assert teacher_week == truth.teacher_week
     assert registrations == truth.registrations
+    assert read_staff_week(store) == truth.staff_week
     assert summary["consumed"] == len(lines) == truth.consumed
     assert (summary["counted"], summary["ignored"], summary["duplicates"]) == (
         truth.counted,

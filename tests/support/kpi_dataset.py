@@ -12,7 +12,7 @@ Registry: regions r1 (m1, m2) and r2 (m3, m4).
 |---|---|---|
 | m1 | s1, s2 | registered W1, active from W1 |
 | m2 | s3 | registered W2 (Monday 08:30) |
-| m3 | s4, s5, s6 | registered late (W3), after its teachers' activity; active from W3 though none of its |
+| m3 | s4, s5, s6 | registered late (W3), after its own account's activity (W2); active from W3 though none of its |
 |  |  | teachers is active (together: 2 chats, 9 messages) |
 | m4 | s7, s8 | never registered, though its school s7 is registered and active |
 | s1 | t01 t02 t04 t12 | active from W1 (t01) |
@@ -309,6 +309,16 @@ def _events() -> _Events:
     e.call("2026-09-15 19:00", "p01", "personal", role="parent")
     e.chat("2026-09-16 18:00", "st01", "group", role="staff")
     e.messages("2026-09-16 18:10", "st01", "group", 3, role="staff")
+    # municipalities' own accounts (role staff, user_id = municipality_id): a municipality is
+    # active when registered and its account created a group chat and wrote 3 group messages
+    e.chat("2026-09-07 10:00", "m1", "group", role="staff")
+    e.messages("2026-09-07 10:10", "m1", "group", 3, role="staff")  # m1: active from W1
+    e.chat("2026-09-08 10:00", "m2", "group", role="staff")
+    e.messages("2026-09-15 10:10", "m2", "group", 3, role="staff")  # m2: third message in W2
+    e.chat("2026-09-16 10:00", "m3", "group", role="staff")
+    e.messages("2026-09-16 10:10", "m3", "group", 3, role="staff")  # m3: acts in W2, registers in W3
+    e.chat("2026-09-08 11:00", "m4", "group", role="staff")
+    e.messages("2026-09-08 11:10", "m4", "group", 5, role="staff")  # m4: never registered, never active
     return e
 
 

@@ -144,17 +144,22 @@ def kpi_unit_week(
     registry: Mapping[str, list[list[str]]],
     teacher_week: TeacherWeek,
     registrations: Iterable[Registration],
+    staff_week: TeacherWeek | None = None,
 ) -> dict[Key, dict[str, int | float | None]]:
     """(week_start, unit_kind, unit_id) -> {column: value} for every unit and week of the data.
 
     ``teacher_week`` maps (week_start, teacher_id) to (group_chats_created, group_messages,
-    chat_messages, calls, ...); extra trailing fields (the version) are ignored.
+    chat_messages, calls, ...); extra trailing fields (the version) are ignored. ``staff_week``
+    is the same for activity sent with role staff: a municipality is active by its own account
+    (user_id = municipality_id), as the seed defines it.
     """
+    staff_week = staff_week or {}
     registrations = list(registrations)
     reg = _Registry(registry)
     first = _first_registrations(registrations)
 
     weeks_seen = {week for week, _ in teacher_week} | {week_of(r[3]).date() for r in registrations}
+    weeks_seen |= {week for week, _ in staff_week}
     if not weeks_seen:
         return {}
     weeks: list[date] = []
@@ -169,9 +174,13 @@ def kpi_unit_week(
         created, group, chat, calls = counts[:4]
         by_teacher.setdefault(teacher, {})[week_start] = (created, group, chat, calls)
 
+    by_account: dict[str, dict[date, tuple[int, int]]] = {}
+    for (week_start, user), counts in staff_week.items():
+        by_account.setdefault(user, {})[week_start] = (counts[0], counts[1])
+
     out: dict[Key, dict[str, int | float | None]] = {}
     for week in weeks:
-        for (kind, unit_id), row in _week_rows(week, reg, first, by_teacher).items():
+        for (kind, unit_id), row in _week_rows(week, reg, first, by_teacher, by_account).items():
             out[(week, kind, unit_id)] = row
     return out
 
@@ -181,6 +190,7 @@ def _week_rows(
     reg: _Registry,
     first: dict[tuple[str, str], tuple[int, str]],
     by_teacher: dict[str, dict[date, tuple[int, int, int, int]]],
+    by_account: dict[str, dict[date, tuple[int, int]]],
 ) -> dict[tuple[str, str], dict[str, int | float | None]]:
     end_ms = _week_end_ms(week)
 
@@ -217,7 +227,14 @@ def _week_rows(
     school_reg = {s for kind, s in reg.units if kind == "school" and registered("school", s)}
     school_active = {s for s in school_reg if together_active(reg.teachers[("school", s)])}
     muni_reg = {m for kind, m in reg.units if kind == "municipality" and registered("municipality", m)}
-    muni_active = {m for m in muni_reg if together_active(reg.teachers[("municipality", m)])}
+
+    def account_active(user: str) -> bool:
+        rows = by_account.get(user, {})
+        created = sum(r[0] for w, r in rows.items() if w <= week)
+        group = sum(r[1] for w, r in rows.items() if w <= week)
+        return created >= ACTIVE_CHATS and group >= ACTIVE_MESSAGES
+
+    muni_active = {m for m in muni_reg if account_active(m)}
 
     out: dict[tuple[str, str], dict[str, int | float | None]] = {}
     for unit in reg.units:

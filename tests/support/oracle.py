@@ -28,6 +28,8 @@ NEEDS = {
 class Expected:
     #: (week_start, teacher_id) -> (group_chats_created, group_messages, chat_messages, calls, version)
     teacher_week: dict[tuple[date, str], tuple[int, int, int, int, int]] = field(default_factory=dict)
+    #: the same for activity sent with role staff (a municipality's own account, among others)
+    staff_week: dict[tuple[date, str], tuple[int, int, int, int, int]] = field(default_factory=dict)
     registrations: set[tuple[str, str, str, int, str]] = field(default_factory=set)
     consumed: int = 0
     counted: int = 0
@@ -102,7 +104,7 @@ def expected(lines: list[bytes], now_ms: int) -> Expected:
     out = Expected()
     stream_time: dict[str, datetime] = {}
     seen: set[tuple[str, str]] = set()
-    rows: dict[tuple[date, str], list[int]] = {}
+    rows: dict[tuple[str, date, str], list[int]] = {}
     for index, line in enumerate(lines):
         out.consumed += 1
         parsed = _reject_reason(line, now_ms)
@@ -112,7 +114,7 @@ def expected(lines: list[bytes], now_ms: int) -> Expected:
             continue
         obj = parsed
         user, etype = obj["user_id"], obj["type"]
-        if etype != "registered" and obj["role"] != "teacher":
+        if etype != "registered" and obj["role"] not in ("teacher", "staff"):
             out.ignored += 1
             continue
         when = datetime.fromtimestamp(obj["ts"] / 1000, MSK)
@@ -133,7 +135,7 @@ def expected(lines: list[bytes], now_ms: int) -> Expected:
         if etype == "registered":
             out.registrations.add((obj["role"], user, obj["registered_by"], obj["ts"], obj["event_id"]))
             continue
-        row = rows.setdefault((monday.date(), user), [0, 0, 0, 0, 0])
+        row = rows.setdefault((obj["role"], monday.date(), user), [0, 0, 0, 0, 0])
         kind = obj["chat_kind"]
         if etype == "chat_created" and kind == "group":
             row[0] += 1
@@ -144,5 +146,7 @@ def expected(lines: list[bytes], now_ms: int) -> Expected:
         if etype == "call":
             row[3] += 1
         row[4] += 1
-    out.teacher_week = {key: tuple(value) for key, value in rows.items()}  # type: ignore[misc]
+    for (role, week, user), value in rows.items():
+        table = out.teacher_week if role == "teacher" else out.staff_week
+        table[(week, user)] = tuple(value)  # type: ignore[assignment]
     return out

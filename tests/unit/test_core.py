@@ -24,6 +24,7 @@ from stream.core import (
     apply_user_events,
     decode_state,
     encode_state,
+    staff_week_row,
     teacher_week_row,
 )
 from stream.week import WeekCalendar
@@ -122,12 +123,29 @@ def test_a_week_of_mixed_activity_adds_up() -> None:
     assert teacher_week_row("t-1", W_MAR11, state.weeks[W_MAR11]) == row(W_MAR11, group=1, chat=1, version=1)
 
 
-@pytest.mark.parametrize("role", ["student", "parent", "staff"])
+@pytest.mark.parametrize("role", ["student", "parent"])
 @pytest.mark.parametrize("event_type", ["chat_created", "message_sent", "call"])
-def test_non_teacher_activity_is_ignored_and_creates_no_state(event_type: str, role: str) -> None:
+def test_student_and_parent_activity_is_ignored_and_creates_no_state(event_type: str, role: str) -> None:
     state = UserState()
     assert apply(state, event(event_type, event_id="e-1", role=role)) == [IGNORED]
     assert state == UserState(stream_time=-1, weeks={})
+
+
+def test_staff_activity_counts_in_its_own_row_not_in_the_teacher_row() -> None:
+    state = UserState()
+    result = apply_user_events(
+        state,
+        [
+            event("chat_created", event_id="s-1", role="staff"),
+            event(event_id="s-2", role="staff"),
+            event(event_id="t-1"),
+        ],
+        POLICY,
+    )
+    assert result.outcomes == [COUNTED, COUNTED, COUNTED]
+    assert result.touched_staff_weeks == {W_MAR04} and result.touched_weeks == {W_MAR04}
+    assert staff_week_row("m-1", W_MAR04, state.weeks[W_MAR04]) == TeacherWeekRow(W_MAR04, "m-1", 1, 1, 1, 0, 2)
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, group=1, chat=1, version=1)
 
 
 def test_ignored_activity_does_not_advance_stream_time() -> None:

@@ -26,7 +26,7 @@ def truth() -> Expected:
 @pytest.fixture(scope="module")
 def rows(truth: Expected) -> dict[tuple[date, str, str], dict[str, int | float | None]]:
     registry, _ = build()
-    return kpi_unit_week(registry, truth.teacher_week, truth.registrations)
+    return kpi_unit_week(registry, truth.teacher_week, truth.registrations, truth.staff_week)
 
 
 def _share(n: int, d: int) -> float:
@@ -68,10 +68,14 @@ def expect(
     return row
 
 
-def test_the_dataset_is_accepted_whole_and_other_roles_are_ignored(truth: Expected) -> None:
+def test_the_dataset_is_accepted_whole_and_students_and_parents_are_ignored(truth: Expected) -> None:
     assert not truth.rejected and truth.duplicates == 0
-    # u01: 4, p01: 6, st01: 4, t11 as staff: 3
-    assert truth.ignored == 17
+    # u01: 4, p01: 6; staff activity is counted, in staff_week
+    assert truth.ignored == 10
+    # st01: 4, t11 as staff: 3, and the municipality accounts m1 m2 m3 m4
+    assert truth.staff_week[(W2, "st01")][:4] == (1, 3, 3, 0)
+    assert truth.staff_week[(W1, "t11")][:4] == (0, 3, 3, 0)
+    assert truth.staff_week[(W1, "m2")][:4] == (1, 0, 0, 0) and truth.staff_week[(W2, "m2")][:4] == (0, 3, 3, 0)
 
 
 def test_boundary_instants_fall_in_the_week_that_starts_at_monday_midnight_moscow(truth: Expected) -> None:
