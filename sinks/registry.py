@@ -14,6 +14,7 @@ from pathlib import Path
 
 from schemas.registry import FILES, RegistryError, RegistryFile, read_rows
 from sinks.clickhouse import ClickHouseSink
+from sinks.kpi import drop_snapshot_rows, refresh_kpi
 
 CHUNK_ROWS = 100_000
 
@@ -35,6 +36,7 @@ def load_registry(
             counts[spec.name] = _insert_file(sink, directory, spec, snapshot, on_progress)
         for spec in FILES:
             _check(sink, spec, snapshot)
+        refresh_kpi(sink, snapshot=snapshot)  # every week, before the snapshot becomes current
     except BaseException:
         _drop_snapshot(sink, snapshot)
         raise
@@ -52,6 +54,7 @@ def _next_snapshot(sink: ClickHouseSink) -> int:
     db = sink.database
     parts = [f"SELECT max(snapshot) AS s FROM {db}.registry_snapshots"]
     parts += [f"SELECT max(snapshot) AS s FROM {db}.{spec.table}" for spec in FILES]
+    parts.append(f"SELECT max(snapshot) AS s FROM {db}.kpi_unit_week_data")
     return int(sink.query_rows(f"SELECT max(s) FROM ({' UNION ALL '.join(parts)})")[0][0] or 0) + 1
 
 
@@ -67,6 +70,7 @@ def _snapshots_below(sink: ClickHouseSink, snapshot: int) -> set[int]:
 def _drop_snapshot(sink: ClickHouseSink, snapshot: int) -> None:
     for spec in FILES:
         sink.client.command(f"ALTER TABLE {sink.database}.{spec.table} DROP PARTITION {snapshot:d}")
+    drop_snapshot_rows(sink, snapshot)
 
 
 def _insert_file(

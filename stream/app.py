@@ -77,4 +77,8 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     async def flush_timer() -> None:
         await pipeline.flush()
 
+    @app.timer(interval=settings.kpi_refresh_interval_s)
+    async def refresh_timer() -> None:
+        await pipeline.refresh_kpi()
+
     return app, pipeline

@@ -17,6 +17,7 @@ idempotent: ReplacingMergeTree by version).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -25,10 +26,12 @@ from typing import Any
 
 from faust.types import TP, EventT, StreamT
 
-from sinks.clickhouse import ClickHouseSink, StoreError
-from stream.batch import BatchProcessor, DeadLetter, Record
+from sinks.clickhouse import ClickHouseSink, StoreError, first_line
+from sinks.kpi import refresh_kpi
+from stream.batch import BatchProcessor, DeadLetter, PendingRows, Record
 from stream.metrics import Metrics
 from stream.settings import Settings
+from stream.week import week_date
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,9 @@ class Pipeline:
         self._flush_lock = asyncio.Lock()  # one flush at a time
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self.last_flush_ok = time.time()
+        #: The earliest week changed since the last refresh of the stored indicators. A worker
+        #: does not know what changed before it started, so its first refresh covers every week.
+        self._refresh_from: int | None = 0
 
     def attach_table(self, table: Any) -> None:
         self._table = table
@@ -124,6 +130,7 @@ class Pipeline:
                     delay = min(delay * 2, self.settings.flush_retry_max_s)
             self.metrics.flush_seconds.observe(time.perf_counter() - started)
             self.metrics.flushed_rows.inc(written)
+            self._note_changed_weeks(rows)
             self.processor.flush_done()
             await self._flush_producer()
             if offsets:
@@ -132,8 +139,29 @@ class Pipeline:
             self.metrics.last_flush.set(self.last_flush_ok)
             self.metrics.pending_rows.set(len(self.processor.pending))
 
-    async def _run_store(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    def _note_changed_weeks(self, rows: PendingRows) -> None:
+        calendar = self.processor.policy.calendar
+        weeks = [week for _, week in rows.teacher_weeks] + [week for _, week in rows.staff_weeks]
+        weeks += [calendar.week_of(r.ts) for r in rows.registrations.values()]
+        if weeks:
+            earliest = min(weeks)
+            self._refresh_from = earliest if self._refresh_from is None else min(self._refresh_from, earliest)
+
+    async def refresh_kpi(self) -> None:
+        """Recompute the stored indicators from the earliest week flushed since the last refresh
+        (cumulative indicators of later weeks depend on it). A failure is retried next time."""
+        start, self._refresh_from = self._refresh_from, None
+        if start is None:
+            return
+        try:
+            await self._run_store(refresh_kpi, self.sink, from_week=week_date(start))
+        except Exception as exc:  # the store may be down: keep the week, try again next time
+            log.warning("refreshing the indicators failed, will retry: %s", first_line(exc))
+            self._refresh_from = start if self._refresh_from is None else min(start, self._refresh_from)
+
+    async def _run_store(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def close(self) -> None:
         await self._run_store(self.sink.close)

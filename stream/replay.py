@@ -12,6 +12,7 @@ from typing import IO
 import orjson
 
 from sinks.clickhouse import ClickHouseSink
+from sinks.kpi import refresh_kpi
 from stream.batch import BatchProcessor, DeadLetter, DictState, Record, Tally
 from stream.ndjson import count_blank_lines, iter_lines
 from stream.settings import Settings
@@ -91,5 +92,6 @@ def replay(
         run_batch()
     summary.rows_written += sink.write(processor.take_pending())
     processor.flush_done()
+    refresh_kpi(sink)  # every week: cumulative indicators depend on all of them
     summary.seconds = time.perf_counter() - started
     return summary

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     flush_max_pending_events: int = Field(default=200_000, ge=1)
     flush_retry_initial_s: float = Field(default=0.5, gt=0)
     flush_retry_max_s: float = Field(default=30.0, gt=0)
+    #: How often the worker recomputes the stored indicators (kpi_unit_week) for changed weeks.
+    kpi_refresh_interval_s: float = Field(default=30.0, gt=0)
 
     # Levels of a share: low below level_low, high above level_high, sufficient between
     level_low: float = Field(default=0.30, ge=0, le=1)

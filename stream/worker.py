@@ -56,6 +56,7 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
         async def check_drained() -> None:
             if drained(targets, await committed_offsets(settings, settings.app_id)):
                 await pipeline.flush()
+                await pipeline.refresh_kpi()
                 log.info("drained: every input partition is committed up to its end offset at start")
                 os.kill(os.getpid(), signal.SIGTERM)
 

@@ -1,8 +1,11 @@
--- One row per (week_start, unit_kind, unit_id) for every unit of the current registry snapshot
--- and every week from the first event's week to the newest event's week. SPEC.md, "Indicators".
+-- The indicators, computed: one row per (week_start, unit_kind, unit_id) for every unit of
+-- registry snapshot {snapshot} and every week from the first event's week to the newest event's
+-- week that is not before {from_week}. SPEC.md, "Indicators". `sferum-kpi` stores the result in
+-- kpi_unit_week_data (see 045_kpi_store.sql); kpi_unit_week reads that, so a board's query
+-- reads a few stored rows instead of computing history.
 -- A week W "ends" at the next Monday 00:00 in {tz}; an event or registration is "by W" when its
 -- Monday (in {tz}) is <= W. Registry-less ids never count. Shares are 0 when the denominator is.
-CREATE OR REPLACE VIEW {db}.kpi_unit_week AS
+CREATE OR REPLACE VIEW {db}.kpi_unit_week_compute AS
 WITH
 first_reg AS (
     SELECT role, user_id, toMonday(min(ts), '{tz}') AS reg_week, argMin(registered_by, ts) AS reg_by
@@ -14,9 +17,16 @@ tw AS (
     FROM {db}.teacher_week FINAL
 ),
 week_list AS (
-    SELECT arrayMap(i -> toDate(w0 + 7 * i), range(toUInt32(dateDiff('day', w0, w1) / 7) + 1)) AS weeks
+    SELECT if(
+               n = 0,
+               CAST([], 'Array(Date)'),
+               arrayFilter(
+                   w -> w >= {from_week:Date},
+                   arrayMap(i -> toDate(w0 + 7 * i), range(toUInt32(dateDiff('day', w0, w1) / 7) + 1))
+               )
+           ) AS weeks
     FROM (
-        SELECT min(w) AS w0, max(w) AS w1
+        SELECT count() AS n, min(w) AS w0, max(w) AS w1
         FROM (
             SELECT week_start AS w FROM tw
             UNION ALL
@@ -24,10 +34,9 @@ week_list AS (
             UNION ALL
             SELECT toMonday(ts, '{tz}') AS w FROM {db}.registrations
         )
-        HAVING count() > 0
     )
 ),
-cur AS (SELECT max(snapshot) AS s FROM {db}.registry_snapshots),
+cur AS (SELECT {snapshot:UInt32} AS s),
 schools AS (
     SELECT s.school_id AS school_id, s.municipality_id AS municipality_id, m.region_id AS region_id
     FROM {db}.registry_schools AS s

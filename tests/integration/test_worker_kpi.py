@@ -1,0 +1,56 @@
+"""The worker keeps ``kpi_unit_week`` current: registry loaded first, then events streamed."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sinks.clickhouse import ClickHouseSink
+from tests.conftest import run_cli
+from tests.integration.helpers import free_port
+from tests.support.kpi_dataset import NOW_MS, build, write_registry
+from tests.support.kpi_oracle import COLUMNS, kpi_unit_week
+from tests.support.oracle import expected
+
+pytestmark = pytest.mark.integration
+
+
+def test_worker_refreshes_the_indicators_it_changed(broker: str, unique: str, tmp_path) -> None:
+    registry, lines = build()
+    events = tmp_path / "events.ndjson"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    env = {
+        "SFERUM_BROKER": broker,
+        "SFERUM_APP_ID": unique,
+        "SFERUM_INPUT_TOPICS": f"{unique}.events",
+        "SFERUM_DEAD_LETTER_TOPIC": f"{unique}.dead-letter",
+        "SFERUM_DATA_DIR": str(tmp_path / "data"),
+        "SFERUM_STORE": f"chdb://{tmp_path / 'store'}",
+        "SFERUM_WEB_PORT": str(free_port()),
+    }
+    loaded = run_cli("load-registry", str(write_registry(registry, tmp_path / "registry")), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert run_cli("produce", "--topic", f"{unique}.events", str(events), env=env).returncode == 0
+    drained = run_cli("worker", "--drain", env=env, timeout=600)
+    assert drained.returncode == 0, drained.stderr[-3000:]
+
+    truth_events = expected(lines, now_ms=NOW_MS)
+    truth = kpi_unit_week(registry, truth_events.teacher_week, truth_events.registrations, truth_events.staff_week)
+    sink = ClickHouseSink(dsn=env["SFERUM_STORE"], database="sferum")
+    try:
+        result = sink.client.query("SELECT * FROM sferum.kpi_unit_week")
+        rows = [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]
+    finally:
+        sink.close()
+    view = {(r["week_start"], r["unit_kind"], r["unit_id"]): r for r in rows}
+    assert sorted(view) == sorted(truth)
+    for key, want in truth.items():
+        for column in COLUMNS:
+            got = view[key][column]
+            assert (got is None and want[column] is None) or math.isclose(got, want[column], abs_tol=1e-12), (
+                key,
+                column,
+                got,
+                want[column],
+            )
