@@ -202,6 +202,59 @@ def sql(
     sys.stdout.flush()
 
 
+@app.command()
+def report(
+    store: StoreOpt = None,
+    week: Annotated[
+        str | None, typer.Option("--week", help="Any day of the week, YYYY-MM-DD. Default: the newest week with data.")
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="Region id of the registry. Default: the only region; else the ranking only."),
+    ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Also write the report as one self-contained HTML page.")
+    ] = None,
+) -> None:
+    """The weekly report of a region: indicators a–d, shares, municipality levels and lists, ranking."""
+    from datetime import date
+
+    from sinks.clickhouse import ClickHouseSink
+    from stream.report import NoDataError, ReportArgumentError, load_report
+    from stream.report.terminal import render
+
+    settings = settings_from(store=store)
+    day = None
+    if week is not None:
+        try:
+            day = date.fromisoformat(week)
+        except ValueError:
+            fail(f"--week must be a date YYYY-MM-DD, got {week!r}")
+    sink = ClickHouseSink(**settings.sink_options)
+    with clear_errors():
+        try:
+            loaded = load_report(
+                sink,
+                database=settings.database,
+                week=day,
+                region=region,
+                levels=(settings.level_low, settings.level_high),
+            )
+        except ReportArgumentError as exc:
+            fail(str(exc), 2)
+        except NoDataError as exc:
+            fail(str(exc), 1)
+        finally:
+            sink.close()
+    render(loaded, out)
+    if html_file is not None:
+        from stream.report.html import render_html
+
+        with clear_errors():
+            html_file.write_text(render_html(loaded), encoding="utf-8")
+        out.print(f"\nHTML: {html_file}", markup=False, highlight=False)
+
+
 @contextmanager
 def _progress(label: str, total: int, quiet: bool = False) -> Iterator[Callable[[int], None]]:
     if quiet or not err.is_terminal:

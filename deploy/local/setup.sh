@@ -24,5 +24,18 @@ if [[ ! -x $VENV/bin/python || ! -f $VENV/.installed || $(<"$VENV/.installed") !
   echo "$stamp" >"$VENV/.installed"
 fi
 
+# System packages from Debian: chromium renders the HTML report in its test. Installed when
+# missing and we are root (CI, a fresh machine); otherwise say what is missing.
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+if ((${#need[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing ${need[*]} (Debian packages)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    say "missing: ${need[*]} (install with apt-get); the report test needs it"
+  fi
+fi
+
 bash "$ROOT/deploy/local/kafka.sh" fetch
 say "ready: $VENV/bin/sferum-kpi"

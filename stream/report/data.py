@@ -64,7 +64,7 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Tally:
-    """"Всего / в ИКОП «Сферум» / активных" of one kind of unit in the region."""
+    """ "Всего / в ИКОП «Сферум» / активных" of one kind of unit in the region."""
 
     total: int
     registered: int
@@ -141,7 +141,6 @@ _RANKING = """
 SELECT region_id, region_name, toUInt32(rank), b_teachers, teachers_registered, b_share
 FROM {db:Identifier}.kpi_region_ranking
 WHERE week_start = {week:Date}
-ORDER BY rank, region_name, region_id
 """
 _REGION_COLUMNS = (
     "unit_name",
@@ -181,14 +180,18 @@ SELECT metric, unit_id, unit_name, share, level
 FROM {db:Identifier}.kpi_levels
 WHERE week_start = {week:Date} AND unit_kind = 'municipality' AND region_id = {region:String}
   AND metric IN {metrics:Array(String)}
-ORDER BY metric, share DESC, unit_name, unit_id
 """
 _LISTS = """
 SELECT list, municipality_name
 FROM {db:Identifier}.kpi_municipality_lists
 WHERE week_start = {week:Date} AND region_id = {region:String}
-ORDER BY list, municipality_name, municipality_id
 """
+
+
+def name_key(name: str) -> str:
+    """Alphabetical order of Russian names, case-insensitive, with «ё» as «е» (ClickHouse sorts
+    by bytes: every capital before every small letter)."""
+    return name.casefold().replace("ё", "е")
 
 
 def week_of(day: date) -> date:
@@ -215,7 +218,7 @@ def load_report(
         raise NoDataError(f"the store has no {database}.kpi_unit_week yet: replay events or run the worker first")
     catalog = store.query_rows(_CATALOG, db)
     weeks = tuple(sorted({row[0] for row in catalog}))
-    regions = tuple(sorted({(row[1], row[2]) for row in catalog}, key=lambda r: (r[1], r[0])))
+    regions = tuple(sorted({(row[1], row[2]) for row in catalog}, key=lambda r: (name_key(r[1]), r[0])))
     if not weeks:
         raise NoDataError("no indicators yet: the store needs events and a registry (sferum-kpi load-registry)")
 
@@ -229,13 +232,14 @@ def load_report(
             )
     known = dict(regions)
     if region is not None and region not in known:
-        shown = ", ".join(r for r, _ in regions[:10]) + (", …" if len(regions) > 10 else "")
+        shown = ", ".join(sorted(known)[:10]) + (", …" if len(known) > 10 else "")
         raise ReportArgumentError(f"unknown region {region!r} (regions: {shown})")
     if region is None and len(regions) == 1:
         region = regions[0][0]
 
     params = db | {"week": chosen_week}
-    ranking = tuple(RankedRegion(*row) for row in store.query_rows(_RANKING, params))
+    ranked = (RankedRegion(*row) for row in store.query_rows(_RANKING, params))
+    ranking = tuple(sorted(ranked, key=lambda r: (r.rank, name_key(r.name), r.region_id)))
     region_report = _region_report(store, params | {"region": region}) if region is not None else None
     return Report(chosen_week, weeks, regions, ranking, region_report, levels)
 
@@ -282,7 +286,9 @@ def _region_report(store: Queryable, params: dict[str, Any]) -> RegionReport:
     )
 
     levels: dict[str, list[MunicipalityShare]] = {metric: [] for metric in LEVEL_METRICS}
-    for metric, unit_id, unit_name, value, level in store.query_rows(_LEVELS, params | {"metrics": list(LEVEL_METRICS)}):
+    for metric, unit_id, unit_name, value, level in store.query_rows(
+        _LEVELS, params | {"metrics": list(LEVEL_METRICS)}
+    ):
         levels[metric].append(MunicipalityShare(unit_id, unit_name, float(value), level))
     lists: dict[str, list[str]] = {"absent": [], "no_registered_teachers": [], "active": []}
     for list_name, municipality in store.query_rows(_LISTS, params):
@@ -311,6 +317,9 @@ def _region_report(store: Queryable, params: dict[str, Any]) -> RegionReport:
             registered_change=change("students_registered_share"),
         ),
         students_registered_by_parent=count("students_registered_by_parent"),
-        levels={metric: tuple(items) for metric, items in levels.items()},
-        lists={name: tuple(items) for name, items in lists.items()},
+        levels={
+            metric: tuple(sorted(items, key=lambda m: (-m.share, name_key(m.name), m.municipality_id)))
+            for metric, items in levels.items()
+        },
+        lists={name: tuple(sorted(items, key=name_key)) for name, items in lists.items()},
     )

@@ -85,3 +85,13 @@ def level_title(level: str, levels: tuple[float, float]) -> str:
         "sufficient": f"Достаточный уровень ({whole_pct(low)}–{whole_pct(high)})",
         "high": f"Высокий уровень (более {whole_pct(high)})",
     }[level]
+
+
+#: Short names of the indicators, for chart rows.
+INDICATOR_SHORT = {
+    "a": "a) создали групповой чат",
+    "b": "b) ≥ 3 сообщений в групповых чатах",
+    "c": "c) ≥ 10 сообщений в чатах",
+    "d": "d) ≥ 1 звонка",
+}
+LEVEL_NAMES = {"low": "низкий", "sufficient": "достаточный", "high": "высокий"}
