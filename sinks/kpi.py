@@ -28,6 +28,7 @@ KPI_COLUMNS = (
     "c_teachers",
     "d_teachers",
     "active_teachers",
+    "teachers_registered_share",
     "a_share",
     "b_share",
     "c_share",

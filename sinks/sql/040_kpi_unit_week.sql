@@ -182,6 +182,7 @@ SELECT
     ta.c_teachers AS c_teachers,
     ta.d_teachers AS d_teachers,
     ta.active_teachers AS active_teachers,
+    if(teachers_total = 0, 0., teachers_registered / teachers_total) AS teachers_registered_share,
     if(teachers_registered = 0, 0., a_teachers / teachers_registered) AS a_share,
     if(teachers_registered = 0, 0., b_teachers / teachers_registered) AS b_share,
     if(teachers_registered = 0, 0., c_teachers / teachers_registered) AS c_share,

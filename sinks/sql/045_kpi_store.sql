@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS {db}.kpi_unit_week_data
     c_teachers                      UInt64,
     d_teachers                      UInt64,
     active_teachers                 UInt64,
+    teachers_registered_share       Float64,
     a_share                         Float64,
     b_share                         Float64,
     c_share                         Float64,
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS {db}.kpi_unit_week_data
 ENGINE = ReplacingMergeTree(computed_at)
 PARTITION BY snapshot
 ORDER BY (week_start, unit_kind, region_id, unit_id);
+
+-- Stores made before the column existed.
+ALTER TABLE {db}.kpi_unit_week_data
+    ADD COLUMN IF NOT EXISTS teachers_registered_share Float64 AFTER active_teachers;
 
 -- SPEC.md's view: one row per (week_start, unit_kind, unit_id) of the current registry snapshot.
 CREATE OR REPLACE VIEW {db}.kpi_unit_week AS

@@ -5,7 +5,7 @@ CREATE OR REPLACE VIEW {db}.kpi_shares AS
 SELECT week_start, unit_kind, unit_id, unit_name, region_id, municipality_id, m.1 AS metric, m.2 AS share
 FROM {db}.kpi_unit_week
 ARRAY JOIN [
-    ('a_share', a_share), ('b_share', b_share), ('c_share', c_share), ('d_share', d_share),
+    ('teachers_registered_share', teachers_registered_share), ('a_share', a_share), ('b_share', b_share), ('c_share', c_share), ('d_share', d_share),
     ('active_share', active_share), ('students_registered_share', students_registered_share),
     ('schools_registered_share', ifNull(schools_registered_share, nan)),
     ('schools_active_share', ifNull(schools_active_share, nan)),

@@ -43,6 +43,7 @@ TEACHER_COLUMNS = (
     "c_teachers",
     "d_teachers",
     "active_teachers",
+    "teachers_registered_share",
     "a_share",
     "b_share",
     "c_share",
@@ -249,6 +250,7 @@ def _week_rows(
             n = sum(1 for t in counted if flags[t][flag])
             row[f"{flag}_teachers"] = n
             row[f"{flag}_share"] = _share(n, len(counted))
+        row["teachers_registered_share"] = _share(len(counted), len(teachers))
 
         if kind == "school":
             row.update(dict.fromkeys(SCHOOL_COLUMNS))

@@ -40,7 +40,11 @@ def expect(
     municipalities: tuple[int, int, int] | None = None,
 ) -> dict[str, int | float | None]:
     total, registered, a, b, c, d, active = teachers
-    row: dict[str, int | float | None] = {"teachers_total": total, "teachers_registered": registered}
+    row: dict[str, int | float | None] = {
+        "teachers_total": total,
+        "teachers_registered": registered,
+        "teachers_registered_share": _share(registered, total),
+    }
     for name, n in zip(("a", "b", "c", "d", "active"), (a, b, c, d, active), strict=True):
         row[f"{name}_teachers"] = n
         row[f"{name}_share"] = _share(n, registered)
