@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP, StreamT
 from prometheus_client import CollectorRegistry
 
@@ -58,15 +59,29 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     async def flush_producer() -> None:
         await app.producer.flush()
 
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = Metrics(registry, topics=settings.consumed_topics)
+    # Faust's own sensors, on the same registry, and the /metrics page of its web server.
+    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="sferum_faust")
     pipeline = Pipeline(
         settings=settings,
         sink=ClickHouseSink(**settings.sink_options),
-        metrics=Metrics(registry if registry is not None else CollectorRegistry()),
+        metrics=metrics,
         commit=commit,
         flush_producer=flush_producer,
         send_dead_letter=send_dead_letter,
     )
     pipeline.attach_table(table)
+
+    def consumer_lag() -> list[tuple[str, int, int]]:
+        lag = []
+        for tp, next_offset in list(pipeline.processed.items()):
+            highwater = app.consumer.highwater(tp) if app.consumer is not None else None
+            if highwater is not None and tp in app.consumer.assignment():
+                lag.append((tp.topic, tp.partition, max(0, highwater - next_offset)))
+        return lag
+
+    metrics.clock._lag_source = consumer_lag
 
     @app.agent(source, name="count-teacher-weeks")
     async def count(stream: StreamT) -> None:

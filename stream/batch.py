@@ -137,8 +137,11 @@ class PendingRows:
 class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
-    #: The newest event time counted in this batch (for the stream-time metrics).
-    newest_ts: int = -1
+    #: Per record, in order: its event type ("invalid" if it did not decode) and its ts (-1 if
+    #: it did not decode), for the per-topic and per-partition metrics.
+    record_types: list[str] = field(default_factory=list)
+    record_ts: list[int] = field(default_factory=list)
+    counted_by_type: Counter[str] = field(default_factory=Counter)
 
 
 class BatchProcessor:
@@ -181,7 +184,12 @@ class BatchProcessor:
             if isinstance(event, Rejection):
                 outcome.dead_letters.append(DeadLetter(record, event.reason, event.detail))
                 tally.rejected[event.reason] += 1
-            elif event.type != "registered" and event.role not in COUNTED_ROLES:
+                outcome.record_types.append("invalid")
+                outcome.record_ts.append(-1)
+                continue
+            outcome.record_types.append(event.type)
+            outcome.record_ts.append(event.ts)
+            if event.type != "registered" and event.role not in COUNTED_ROLES:
                 tally.ignored += 1  # no state needed: nothing counts a student's or parent's activity
             else:
                 by_user.setdefault(event.user_id, []).append((record, event))
@@ -198,8 +206,7 @@ class BatchProcessor:
             for (record, event), what in zip(items, result.outcomes, strict=True):
                 if what == COUNTED:
                     tally.counted += 1
-                    if event.ts > outcome.newest_ts:
-                        outcome.newest_ts = event.ts
+                    outcome.counted_by_type[event.type] += 1
                 elif what == DUPLICATE:
                     tally.duplicates += 1
                 elif what == LATE:

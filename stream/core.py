@@ -9,10 +9,10 @@ Exactness comes from idempotence, not from transactions:
 * an ``event_id`` already in its week's id set is a duplicate and changes nothing, so a
   redelivered message and a message re-read after a crash or a rebalance count once;
 * a week is late, and rejected, when it ended at least ``allowed_lateness`` before the user's
-  stream time. For a new event the decision reads only the event and the user's stream time,
-  never whether the week's state happens to be in memory, so it is the same live and in a
-  replay. (An event already applied is a duplicate even past the lateness, while its week is
-  still held: after a crash its row may still have to be written. Either way it counts once.)
+  stream time. The decision reads only the event and the user's stream time, never whether the
+  week's state happens to be in memory, so it is the same live and in a replay. (An event
+  already applied that is re-read past the lateness, after a crash, is late too; if its week is
+  still held, its row is written again, since the crash may have lost it.)
 * a week's state is dropped only when it is past the lateness (so nothing can reach it again)
   and it is not pinned (its row is flushed).
 
@@ -125,13 +125,18 @@ def apply_user_events(
         week = calendar.week_of(event.ts)
         week_state = state.weeks.get(week)
         is_activity = event.type != "registered"
-        if week_state is not None and event.event_id in week_state.ids:
-            # Checked before lateness: an event re-read after a crash may find its week past the
-            # lateness now, but its row may not have been flushed; touching it writes it again.
-            result.outcomes.append(DUPLICATE)
-        elif calendar.week_end_ms(week) <= state.stream_time - lateness:
+        if calendar.week_end_ms(week) <= state.stream_time - lateness:
             result.outcomes.append(LATE)
+            if week_state is not None and event.event_id in week_state.ids:
+                # Applied before: re-read after a crash, its row may not have been flushed yet.
+                # The week is still held, so its row is written again; the event counts once.
+                if is_activity:
+                    _touch(result, week, event.role)
+                else:
+                    result.registrations.append(event)
             continue
+        if week_state is not None and event.event_id in week_state.ids:
+            result.outcomes.append(DUPLICATE)
         else:
             if event.ts > state.stream_time:
                 state.stream_time = event.ts
@@ -141,14 +146,16 @@ def apply_user_events(
             result.outcomes.append(COUNTED)
             if is_activity:
                 _count(_counters_for(week_state, event.role), event)
-        if not is_activity:
-            result.registrations.append(event)
-        elif event.role == "teacher":
-            result.touched_weeks.add(week)
+        if is_activity:
+            _touch(result, week, event.role)
         else:
-            result.touched_staff_weeks.add(week)
+            result.registrations.append(event)
     _evict(state, policy, result.touched_weeks | result.touched_staff_weeks, is_pinned)
     return result
+
+
+def _touch(result: UserBatchResult, week: int, role: str) -> None:
+    (result.touched_weeks if role == "teacher" else result.touched_staff_weeks).add(week)
 
 
 def _counters_for(week_state: WeekState, role: str) -> Counters:

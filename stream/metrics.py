@@ -1,29 +1,78 @@
-"""Prometheus metrics of the worker and of replay, on a registry that is passed in.
+"""Prometheus metrics of the worker, on a registry that is passed in.
 
-Labels take values only from small fixed sets (topic names from settings, event types, the
-rejection reasons of ``schemas.decode.REASONS``): never a user, chat, school or event id.
+Labels take values only from small fixed sets: topic names from the settings, the four event
+types and ``invalid``, the rejection reasons of ``schemas.decode.REASONS``, partition numbers.
+Never a user, chat, school or event id.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import time
+from collections.abc import Callable, Iterable, Mapping
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from schemas.decode import EVENT_TYPES, REASONS
 from stream.batch import Tally
 
 #: Flush durations run from a few ms (embedded store) to tens of seconds (a server under load);
 #: without buckets in that range the slow flushes that matter would all land in +Inf.
 FLUSH_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+INVALID = "invalid"  # the type label of a message that did not decode
+
+
+class PartitionClock(Collector):
+    """Stream time and event lag (now − stream time) per input partition, computed at scrape time;
+    consumer lag (high watermark − next offset to process) per topic and partition."""
+
+    def __init__(self, lag_source: Callable[[], Iterable[tuple[str, int, int]]] = lambda: ()) -> None:
+        self.stream_time_ms: dict[int, int] = {}
+        self._lag_source = lag_source
+
+    def observe(self, newest_ms_by_partition: Mapping[int, int]) -> None:
+        for partition, ts in newest_ms_by_partition.items():
+            if ts > self.stream_time_ms.get(partition, -1):
+                self.stream_time_ms[partition] = ts
+
+    def collect(self) -> Iterable[Metric]:
+        now = time.time()
+        stream_time = GaugeMetricFamily(
+            "sferum_stream_time_seconds", "Newest event time seen, as Unix time, per partition.", labels=["partition"]
+        )
+        lag = GaugeMetricFamily(
+            "sferum_event_lag_seconds", "Wall clock minus stream time, per partition.", labels=["partition"]
+        )
+        for partition, ts in sorted(self.stream_time_ms.items()):
+            stream_time.add_metric([str(partition)], ts / 1000)
+            lag.add_metric([str(partition)], now - ts / 1000)
+        consumer = GaugeMetricFamily(
+            "sferum_consumer_lag_messages",
+            "Messages in the partition not yet processed by this worker.",
+            labels=["topic", "partition"],
+        )
+        for topic, partition, messages in self._lag_source():
+            consumer.add_metric([topic, str(partition)], messages)
+        return [stream_time, lag, consumer]
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, topics: Iterable[str] = ()) -> None:
         self.registry = registry
         self.consumed = Counter(
-            "sferum_events_consumed", "Messages consumed, by source topic.", ["topic"], registry=registry
+            "sferum_events_consumed",
+            "Messages consumed, by source topic and event type.",
+            ["topic", "type"],
+            registry=registry,
         )
-        self.counted = Counter("sferum_events_counted", "Valid new events applied to the state.", registry=registry)
+        self.counted = Counter(
+            "sferum_events_counted", "Valid new events applied to the state, by type.", ["type"], registry=registry
+        )
         self.ignored = Counter(
-            "sferum_events_ignored", "Valid events no indicator uses (non-teacher activity).", registry=registry
+            "sferum_events_ignored",
+            "Valid events no indicator uses (students' and parents' activity).",
+            registry=registry,
         )
         self.duplicates = Counter(
             "sferum_events_duplicate", "Events whose event_id was already applied.", registry=registry
@@ -34,6 +83,9 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self.late = Counter(
+            "sferum_events_late", "Events rejected as late (also in sferum_events_rejected).", registry=registry
+        )
         self.flushed_rows = Counter("sferum_flush_rows", "Rows written to ClickHouse.", registry=registry)
         self.flush_failures = Counter("sferum_flush_failures", "Failed writes to ClickHouse.", registry=registry)
         self.flush_seconds = Histogram(
@@ -43,15 +95,22 @@ class Metrics:
         self.last_flush = Gauge(
             "sferum_flush_last_success_timestamp_seconds", "Unix time of the last successful flush.", registry=registry
         )
-        self.stream_time = Gauge(
-            "sferum_stream_time_seconds", "Newest event time counted, as Unix time.", registry=registry
-        )
+        self.clock = PartitionClock()
+        registry.register(self.clock)
+        # Every label value exists from the start, so rate() and absent() work before the first event.
+        for topic in topics:
+            for etype in (*sorted(EVENT_TYPES), INVALID):
+                self.consumed.labels(topic, etype)
+        for etype in sorted(EVENT_TYPES):
+            self.counted.labels(etype)
+        for reason in REASONS:
+            self.rejected.labels(reason)
 
-    def record(self, tally: Tally, newest_ts_ms: int) -> None:
-        self.counted.inc(tally.counted)
+    def record(self, tally: Tally, counted_by_type: Mapping[str, int]) -> None:
+        for etype, n in counted_by_type.items():
+            self.counted.labels(etype).inc(n)
         self.ignored.inc(tally.ignored)
         self.duplicates.inc(tally.duplicates)
         for reason, n in tally.rejected.items():
             self.rejected.labels(reason).inc(n)
-        if newest_ts_ms >= 0 and newest_ts_ms / 1000 > self.stream_time._value.get():
-            self.stream_time.set(newest_ts_ms / 1000)
+        self.late.inc(tally.rejected["late"])

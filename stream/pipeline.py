@@ -74,6 +74,8 @@ class Pipeline:
         self._send_dead_letter = send_dead_letter
         self._table: Any = None
         self._pending_offsets: dict[TP, int] = {}
+        #: Next offset to process per input partition (for the consumer-lag metric).
+        self.processed: dict[TP, int] = {}
         self._pending_events = 0
         self._lock = asyncio.Lock()  # a batch and the swap of pending data exclude each other
         self._flush_lock = asyncio.Lock()  # one flush at a time
@@ -94,15 +96,20 @@ class Pipeline:
             records = [Record(e.value if e.value is not None else b"", e.key, e) for e in events]
             outcome = self.processor.process(records, TableState(self._table, stream))
             offsets = self._pending_offsets
-            for event in events:
+            newest: dict[int, int] = {}
+            for event, etype, ts in zip(events, outcome.record_types, outcome.record_ts, strict=True):
                 message = event.message
-                self.metrics.consumed.labels(message.topic).inc()
+                self.metrics.consumed.labels(message.topic, etype).inc()
                 if offsets.get(message.tp, -1) <= message.offset:
                     offsets[message.tp] = message.offset + 1
+                    self.processed[message.tp] = message.offset + 1
+                if ts > newest.get(message.partition, -1):
+                    newest[message.partition] = ts
+            self.metrics.clock.observe(newest)
             self._pending_events += len(events)
             for letter in outcome.dead_letters:
                 await self._send_dead_letter(letter)
-            self.metrics.record(outcome.tally, outcome.newest_ts)
+            self.metrics.record(outcome.tally, outcome.counted_by_type)
             self.metrics.pending_rows.set(len(self.processor.pending))
 
     async def flush(self) -> None:

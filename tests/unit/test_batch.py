@@ -170,7 +170,9 @@ def test_tally_of_a_mixed_batch() -> None:
     assert tally.rejected == Counter({"bad_json": 2, "future": 1, "late": 1, "unknown_role": 1})
     assert tally.rejected_total == 5
     assert_tally_adds_up(tally)
-    assert outcome.newest_ts == NOW_MS + 300_000
+    assert outcome.counted_by_type == Counter({"message_sent": 3, "registered": 1})
+    assert outcome.record_types[3:6] == ["invalid", "invalid", "invalid"]
+    assert max(outcome.record_ts) == NOW_MS + 300_000
 
 
 def test_t1_is_not_late_though_t2_stream_time_is_ahead_stream_time_is_per_user() -> None:
@@ -320,10 +322,10 @@ def test_late_decision_for_a_new_event_is_the_same_whether_the_week_is_pinned_or
     for proc, states in ((pinned, pinned_states), (flushed, flushed_states)):
         outcome = proc.process(records(line(event_id="m-2")), states)
         assert outcome.tally.rejected == Counter({"late": 1})
-    # An event already applied counts once either way: a duplicate while its week is held (its row
-    # may still need writing), late once the week is flushed and dropped.
-    assert pinned.process(records(line(event_id="m-1")), pinned_states).tally.duplicates == 1
+    # An event already applied is late too, held or not; while held, its row is written again.
+    assert pinned.process(records(line(event_id="m-1")), pinned_states).tally.rejected == Counter({"late": 1})
     assert flushed.process(records(line(event_id="m-1")), flushed_states).tally.rejected == Counter({"late": 1})
+    assert ("t-1", W_MAR04) in pinned.pending.teacher_weeks
 
 
 def test_events_re_read_after_a_crash_rewrite_rows_of_weeks_the_lost_batch_closed() -> None:
@@ -336,5 +338,8 @@ def test_events_re_read_after_a_crash_rewrite_rows_of_weeks_the_lost_batch_close
     # offset commit do not, so the same batch is read again by a fresh processor.
     again = processor()
     outcome = again.process(batch, states)
-    assert (outcome.tally.duplicates, outcome.dead_letters) == (2, [])
+    # m-1's week is now past the lateness for t-1, so m-1 is judged late (as it would be in a
+    # replay), but it is not counted twice and its row, lost with the crash, is written again.
+    assert (outcome.tally.duplicates, outcome.tally.counted, dict(outcome.tally.rejected)) == (1, 0, {"late": 1})
     assert set(again.pending.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR18)}
+    assert again.pending.teacher_weeks[("t-1", W_MAR04)].version == 1

@@ -270,8 +270,8 @@ def test_late_decision_for_a_new_event_does_not_depend_on_whether_the_week_was_e
     assert W_MAR04 in kept.weeks and W_MAR04 not in evicted.weeks
     for state in (kept, evicted):
         assert apply(state, event(event_id="m-2", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
-    # an event already applied is a duplicate while its week is held, late once it is dropped
-    assert apply(kept, event(event_id="m-1", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [DUPLICATE]
+    # an event already applied is late too; while its week is held, the week is touched (row rewritten)
+    assert apply(kept, event(event_id="m-1", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
     assert apply(evicted, event(event_id="m-1", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
 
 
