@@ -110,3 +110,16 @@ def _check(sink: ClickHouseSink, spec: RegistryFile, snapshot: int) -> None:
     if orphan:
         parent_file = next(f.name for f in FILES if f.table == parent_table)
         raise RegistryError(f"{spec.name}:{orphan[0][0]}: unknown {column} {orphan[0][1]!r} (not in {parent_file})")
+
+
+def teacher_regions(sink: ClickHouseSink) -> dict[str, tuple[str, ...]]:
+    """teacher_id -> the regions of its schools, in the current snapshot (empty if none)."""
+    db = sink.database
+    rows = sink.query_rows(
+        f"SELECT t.teacher_id, groupUniqArray(m.region_id) FROM {db}.registry_teachers AS t "
+        f"INNER JOIN {db}.registry_schools AS s ON s.school_id = t.school_id AND s.snapshot = t.snapshot "
+        f"INNER JOIN {db}.registry_municipalities AS m "
+        f"ON m.municipality_id = s.municipality_id AND m.snapshot = t.snapshot "
+        f"WHERE t.snapshot = {current_snapshot_sql(db)} GROUP BY t.teacher_id"
+    )
+    return {str(r[0]): tuple(sorted(r[1])) for r in rows}

@@ -82,6 +82,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         return lag
 
     metrics.clock._lag_source = consumer_lag
+    registry.register(pipeline.gauges)
+
+    @app.on_rebalance_complete.connect
+    async def gauges_follow_partitions(sender: object = None, **kwargs: object) -> None:
+        pipeline.rebuild_gauges()
 
     @app.agent(source, name="count-teacher-weeks")
     async def count(stream: StreamT) -> None:
@@ -94,6 +99,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
 
     @app.timer(interval=settings.kpi_refresh_interval_s)
     async def refresh_timer() -> None:
+        await pipeline.load_teacher_regions()
         await pipeline.refresh_kpi()
 
     return app, pipeline

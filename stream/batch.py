@@ -147,12 +147,20 @@ class BatchOutcome:
 class BatchProcessor:
     """Decodes and applies batches; accumulates the rows to flush."""
 
-    def __init__(self, settings: Settings, *, check_key: bool, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        check_key: bool,
+        clock: Callable[[], float] = time.time,
+        on_state: Callable[[str, UserState], None] | None = None,
+    ) -> None:
         self.policy = Policy(WeekCalendar(settings.timezone), settings.allowed_lateness_ms)
         self._future_ms = settings.future_tolerance_ms
         self._max_bytes = settings.max_event_bytes
         self._check_key = check_key
         self._clock = clock
+        self._on_state = on_state  # told each user's state after a batch changed it
         self.pending = PendingRows()
         #: Rows being written by a flush in progress; they pin their weeks like pending rows.
         self.in_flight = PendingRows()
@@ -202,6 +210,8 @@ class BatchProcessor:
             changed = COUNTED in result.outcomes or (state.stream_time, len(state.weeks)) != before
             if changed:
                 states.put(user_id, origin, encode_state(state))
+                if self._on_state is not None:
+                    self._on_state(user_id, state)
             self._collect(user_id, state, result)
             for (record, event), what in zip(items, result.outcomes, strict=True):
                 if what == COUNTED:

@@ -62,6 +62,11 @@ class WeekState(Counters, gc=False):
 class UserState(msgspec.Struct, gc=False):
     stream_time: int = -1
     weeks: dict[int, WeekState] = msgspec.field(default_factory=dict)
+    #: Kept for good, unlike the weeks: the earliest teacher registration (ms, -1 if none) and
+    #: the teacher counters of all time, for the cumulative indicators (a, active) of the
+    #: worker's near-real-time gauges.
+    teacher_since: int = -1
+    teacher_totals: Counters | None = None
 
 
 class TeacherWeekRow(msgspec.Struct, frozen=True, gc=False):
@@ -146,6 +151,12 @@ def apply_user_events(
             result.outcomes.append(COUNTED)
             if is_activity:
                 _count(_counters_for(week_state, event.role), event)
+                if event.role == "teacher":
+                    if state.teacher_totals is None:
+                        state.teacher_totals = Counters()
+                    _count(state.teacher_totals, event)
+            elif event.role == "teacher" and (state.teacher_since < 0 or event.ts < state.teacher_since):
+                state.teacher_since = event.ts
         if is_activity:
             _touch(result, week, event.role)
         else:

@@ -28,10 +28,13 @@ from faust.types import TP, EventT, StreamT
 
 from sinks.clickhouse import ClickHouseSink, StoreError, first_line
 from sinks.kpi import refresh_kpi
+from sinks.registry import teacher_regions
 from stream.batch import BatchProcessor, DeadLetter, PendingRows, Record
+from stream.core import decode_state
+from stream.kpi_gauges import RegionKpiGauges
 from stream.metrics import Metrics
 from stream.settings import Settings
-from stream.week import week_date
+from stream.week import WeekCalendar, week_date
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,8 @@ class Pipeline:
         self.settings = settings
         self.sink = sink
         self.metrics = metrics
-        self.processor = BatchProcessor(settings, check_key=True)
+        self.gauges = RegionKpiGauges(WeekCalendar(settings.timezone))
+        self.processor = BatchProcessor(settings, check_key=True, on_state=self.gauges.update)
         self._commit = commit
         self._flush_producer = flush_producer
         self._send_dead_letter = send_dead_letter
@@ -153,6 +157,18 @@ class Pipeline:
         if weeks:
             earliest = min(weeks)
             self._refresh_from = earliest if self._refresh_from is None else min(self._refresh_from, earliest)
+
+    async def load_teacher_regions(self) -> None:
+        """The registry's teacher -> regions map for the gauges; kept as it was if the store fails."""
+        try:
+            self.gauges.regions_of = await self._run_store(teacher_regions, self.sink)
+        except Exception as exc:
+            log.warning("reading the registry for the KPI gauges failed, will retry: %s", first_line(exc))
+
+    def rebuild_gauges(self) -> None:
+        """After a rebalance: the gauges cover exactly the users of the partitions now owned."""
+        if self._table is not None:
+            self.gauges.rebuild((key.decode(), decode_state(value)) for key, value in self._table.items())
 
     async def refresh_kpi(self) -> None:
         """Recompute the stored indicators from the earliest week flushed since the last refresh

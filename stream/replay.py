@@ -62,7 +62,7 @@ def replay(
 ) -> ReplaySummary:
     """Process the files in order; write rows every ``flush_max_pending_events`` events and at the end."""
     started = time.perf_counter()
-    processor = BatchProcessor(settings, check_key=False, **({"clock": clock} if clock else {}))
+    processor = BatchProcessor(settings, check_key=False, clock=clock or time.time)
     states = DictState()
     summary = ReplaySummary(blank_lines=sum(count_blank_lines(p) for p in paths))
     sink.ensure_schema()

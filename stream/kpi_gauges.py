@@ -1,0 +1,109 @@
+"""Near-real-time KPI gauges per region for the current week, from the worker's own state.
+
+Each worker exports, for the users of the partitions it owns, how many registry teachers of
+each region are registered and meet a, b, c, d and active in the current week (Monday 00:00 in
+the configured zone, by the wall clock). Every user is owned by exactly one worker, so
+``sum by (region)`` across workers gives the region's figures, and a share is one division::
+
+    sum by (region) (sferum_kpi_teachers{indicator="b"})
+      / sum by (region) (sferum_kpi_teachers{indicator="registered"})
+
+A teacher of schools in two regions counts in both, as in ``kpi_unit_week``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+
+import msgspec
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from stream.core import UserState
+from stream.week import WeekCalendar
+
+INDICATORS = ("registered", "a", "b", "c", "d", "active")
+
+
+class TeacherSummary(msgspec.Struct, frozen=True, gc=False):
+    """What the gauges need of one user: kept small, since a worker holds one per teacher."""
+
+    teacher_since: int
+    chats_total: int
+    group_messages_total: int
+    weeks: dict[int, tuple[int, int, int]]  # week -> (group_messages, chat_messages, calls)
+
+
+def summarize(state: UserState) -> TeacherSummary | None:
+    totals = state.teacher_totals
+    if state.teacher_since < 0 and totals is None:
+        return None
+    weeks = {w: (s.group_messages, s.chat_messages, s.calls) for w, s in state.weeks.items() if s.activity}
+    return TeacherSummary(
+        state.teacher_since,
+        totals.group_chats_created if totals else 0,
+        totals.group_messages if totals else 0,
+        weeks,
+    )
+
+
+class RegionKpiGauges(Collector):
+    def __init__(self, calendar: WeekCalendar, clock: Callable[[], float] = time.time) -> None:
+        self._calendar = calendar
+        self._clock = clock
+        self.regions_of: Mapping[str, tuple[str, ...]] = {}
+        self.users: dict[str, TeacherSummary] = {}
+
+    def update(self, user_id: str, state: UserState) -> None:
+        summary = summarize(state)
+        if summary is None:
+            self.users.pop(user_id, None)
+        else:
+            self.users[user_id] = summary
+
+    def rebuild(self, states: Iterable[tuple[str, UserState]]) -> None:
+        """Replace everything with the users now owned (after a rebalance)."""
+        users = {}
+        for user_id, state in states:
+            summary = summarize(state)
+            if summary is not None:
+                users[user_id] = summary
+        self.users = users
+
+    def counts(self) -> dict[str, Counter[str]]:
+        week = self._calendar.week_of(int(self._clock() * 1000))
+        end_ms = self._calendar.week_end_ms(week)
+        by_region: dict[str, Counter[str]] = {}
+        for user_id, s in self.users.items():
+            regions = self.regions_of.get(user_id)
+            if not regions or s.teacher_since < 0 or s.teacher_since >= end_ms:
+                continue
+            group, chat, calls = s.weeks.get(week, (0, 0, 0))
+            met = ["registered"]
+            if s.chats_total >= 1:
+                met.append("a")
+                if s.group_messages_total >= 3:
+                    met.append("active")
+            if group >= 3:
+                met.append("b")
+            if chat >= 10:
+                met.append("c")
+            if calls >= 1:
+                met.append("d")
+            for region in regions:
+                by_region.setdefault(region, Counter()).update(met)
+        return by_region
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "sferum_kpi_teachers",
+            "Registry teachers of the region, of this worker's partitions, that are registered and meet "
+            "each indicator in the current week.",
+            labels=["region", "indicator"],
+        )
+        for region, counts in sorted(self.counts().items()):
+            for indicator in INDICATORS:
+                family.add_metric([region, indicator], counts[indicator])
+        return [family]
