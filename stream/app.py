@@ -36,7 +36,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         autodiscover=False,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
-        web_bind="127.0.0.1",
+        web_bind=settings.web_bind,
         web_in_thread=False,
         consumer_auto_offset_reset="earliest",
         # Offsets are committed by the pipeline after each durable flush, never by Faust; the
@@ -87,6 +87,8 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     @app.on_rebalance_complete.connect
     async def gauges_follow_partitions(sender: object = None, **kwargs: object) -> None:
         pipeline.rebuild_gauges()
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in settings.consumed_topics]
+        metrics.assigned.set(len(owned))
 
     @app.agent(source, name="count-teacher-weeks")
     async def count(stream: StreamT) -> None:

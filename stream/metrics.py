@@ -95,6 +95,7 @@ class Metrics:
         self.last_flush = Gauge(
             "sferum_flush_last_success_timestamp_seconds", "Unix time of the last successful flush.", registry=registry
         )
+        self.assigned = Gauge("sferum_assigned_partitions", "Input partitions this worker owns now.", registry=registry)
         self.clock = PartitionClock()
         registry.register(self.clock)
         # Every label value exists from the start, so rate() and absent() work before the first event.

@@ -114,7 +114,7 @@ class Pipeline:
             for letter in outcome.dead_letters:
                 await self._send_dead_letter(letter)
             self.metrics.record(outcome.tally, outcome.counted_by_type)
-            self.metrics.pending_rows.set(len(self.processor.pending))
+            self._set_pending_gauge()
 
     async def flush(self) -> None:
         """Write pending rows, then commit the offsets they cover. Retries, with backoff, until
@@ -126,6 +126,7 @@ class Pipeline:
                 self._pending_events = 0
             if not rows and not offsets:
                 self.processor.flush_done()
+                self._flushed_ok()  # nothing to write is a successful flush too
                 return
             log.debug("flushing %d rows, committing %d partitions", len(rows), len(offsets))
             delay = self.settings.flush_retry_initial_s
@@ -136,6 +137,7 @@ class Pipeline:
                     break
                 except StoreError as exc:
                     self.metrics.flush_failures.inc()
+                    self._set_pending_gauge()
                     log.warning("flush failed, retrying in %.1f s: %s", delay, exc)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.settings.flush_retry_max_s)
@@ -146,9 +148,16 @@ class Pipeline:
             await self._flush_producer()
             if offsets:
                 await self._commit(offsets)
-            self.last_flush_ok = time.time()
-            self.metrics.last_flush.set(self.last_flush_ok)
-            self.metrics.pending_rows.set(len(self.processor.pending))
+            self._flushed_ok()
+
+    def _flushed_ok(self) -> None:
+        self.last_flush_ok = time.time()
+        self.metrics.last_flush.set(self.last_flush_ok)
+        self._set_pending_gauge()
+
+    def _set_pending_gauge(self) -> None:
+        # rows being retried by a failing flush are still waiting: count them
+        self.metrics.pending_rows.set(len(self.processor.pending) + len(self.processor.in_flight))
 
     def _note_changed_weeks(self, rows: PendingRows) -> None:
         calendar = self.processor.policy.calendar

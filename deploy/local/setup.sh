@@ -28,6 +28,7 @@ fi
 # missing and we are root (CI, a fresh machine); otherwise say what is missing.
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)  # promtool: tests/unit/test_prometheus_rules.py
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "installing ${need[*]} (Debian packages)"

@@ -114,8 +114,22 @@ def test_two_workers_gauges_sum_to_kpi_unit_week(broker: str, unique: str, tmp_p
                 "SFERUM_WEB_PORT": str(port := free_port()),
             }
             assert run_cli("load-registry", str(registry_dir), env=env).returncode == 0
-            workers.append(subprocess.Popen([*CLI, "worker"], env=clean | env, cwd=ROOT, stderr=subprocess.DEVNULL))
+            log = (tmp_path / f"worker-{name}.log").open("w")
+            workers.append(
+                subprocess.Popen([*CLI, "--log-level", "info", "worker"], env=clean | env, cwd=ROOT, stderr=log)
+            )
             ports.append(port)
+        # both workers in the group, two partitions each, before any event is produced
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            try:
+                owned = [_sum(_scrape(p), "sferum_assigned_partitions") for p in ports]
+            except OSError:
+                continue
+            if owned == [2, 2]:
+                break
+        assert owned == [2, 2]
         assert run_cli("produce", "--topic", topic, str(events), env=base).returncode == 0
         deadline, got, scrapes = time.monotonic() + 240, Counter(), []
         while time.monotonic() < deadline:
