@@ -32,7 +32,7 @@ command -v promtool >/dev/null || need+=(prometheus)  # promtool: tests/unit/tes
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "installing ${need[*]} (Debian packages)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
     say "missing: ${need[*]} (install with apt-get); the report test needs it"
   fi
