@@ -27,7 +27,7 @@ fi
 # System packages from Debian: chromium renders the HTML report in its test. Installed when
 # missing and we are root (CI, a fresh machine); otherwise say what is missing.
 need=()
-command -v chromium >/dev/null || need+=(chromium)
+command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)  # Cyrillic glyphs for the page
 command -v promtool >/dev/null || need+=(prometheus)  # promtool: tests/unit/test_prometheus_rules.py
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
