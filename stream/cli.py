@@ -183,6 +183,82 @@ def load_registry_command(
 
 
 @app.command()
+def generate(
+    outdir: Annotated[Path, typer.Argument(help="Where to write registry/*.csv and events.ndjson (created).")],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="small: 3 regions, ~2,600 teachers, fast; orel: the seed's Орловская область, its figures exactly; "
+            "federal: 85 regions, ~1.1 M teachers, for load tests.",
+        ),
+    ] = "small",
+    weeks: Annotated[int, typer.Option("--weeks", help="Whole ISO weeks to generate (1 to 104).")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same files, byte for byte.")] = 1,
+    scale: Annotated[
+        float, typer.Option("--scale", help="Size factor of small and federal (e.g. 0.05 for a quick federal run).")
+    ] = 1.0,
+    last_week: Annotated[
+        str | None,
+        typer.Option(
+            "--last-week",
+            help="A date (YYYY-MM-DD) in the last generated week; default: the last full week before today (Moscow).",
+        ),
+    ] = None,
+) -> None:
+    """Write a synthetic registry and event stream with a realistic rhythm: school days, weekends,
+    lessons, holidays, heavy and light users. Events are in time order, valid, with unique ids."""
+    import time
+    from datetime import date, datetime
+
+    from stream.generate.calendar import MSK, Period, last_full_week, monday_of
+    from stream.generate.run import EVENTS_FILE, PROFILES, REGISTRY_DIR, plan_profile, write_events, write_registry
+
+    if profile not in PROFILES:
+        fail(f"unknown profile {profile!r}: choose {', '.join(PROFILES)}")
+    if not 1 <= weeks <= 104:
+        fail(f"--weeks must be 1 to 104, not {weeks}")
+    if seed < 0:
+        fail("--seed must not be negative")
+    if not 0 < scale <= 10:
+        fail(f"--scale must be above 0 and at most 10, not {scale}")
+    if profile == "orel" and scale != 1.0:
+        fail("--scale applies to small and federal; orel is the seed's region at its size")
+    today = datetime.now(MSK).date()
+    last = last_full_week(today)
+    if last_week is not None:
+        try:
+            last = monday_of(date.fromisoformat(last_week))
+        except ValueError:
+            fail(f"--last-week {last_week!r} is not a date (YYYY-MM-DD)")
+        if (today - last).days < 7:
+            fail(f"--last-week {last_week}: that week has not ended yet (today is {today} in Moscow)")
+    if outdir.exists() and not outdir.is_dir():
+        fail(f"not a directory: {outdir}")
+    period = Period(last, weeks)
+    started = time.perf_counter()
+    with clear_errors():
+        plans = plan_profile(profile, seed=seed, scale=scale)  # type: ignore[arg-type]
+        with _progress("registry", len(plans)) as advance:
+            people, rows = write_registry(plans, outdir / REGISTRY_DIR, period, profile, seed, advance)  # type: ignore[arg-type]
+        with _progress("events (days)", period.n_days) as advance:
+            lines, size = write_events(people, outdir / EVENTS_FILE, period, profile, seed, advance)  # type: ignore[arg-type]
+    teachers = sum(plan.total("teachers") for plan in plans)
+    seconds = time.perf_counter() - started
+    registry = ", ".join(
+        (f"{teachers} teachers ({n} teacher-school rows)" if name == "teachers" else f"{n} {name}")
+        for name, n in rows.items()
+    )
+    out.print(
+        f"wrote {outdir}: {registry}; {lines} events ({size / 1e6:.1f} MB), "
+        f"{period.first_monday} to {period.day(period.n_days - 1)}, in {seconds:.1f} s",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="One SQL statement.")],
     store: StoreOpt = None,
