@@ -1,14 +1,34 @@
 #!/usr/bin/env bash
-# Set up, start the local Kafka broker (127.0.0.1:9092) and run the sferum-kpi worker on the
-# embedded defaults (ClickHouse in-process, data under ~/.local/share/sferum-kpi). Ctrl-C stops it.
+# The demo, on a fresh machine, on the embedded defaults: set up, start the local Kafka broker,
+# generate the seed's Орловская область (`generate --profile orel`), produce it to Kafka, run the
+# worker until it has drained the input, load the registry and print the region's report (and
+# write it as HTML). Run it again: the same events are produced again and count once.
 #
-# usage: deploy/local/run.sh [WORKER ARGS...]      e.g. deploy/local/run.sh --drain
+# usage: deploy/local/run.sh [--worker]     --worker: afterwards keep the worker running (Ctrl-C stops)
+# env:   SFERUM_DEMO_DIR (default ~/.local/share/sferum-kpi/demo), any SFERUM_* setting
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${SFERUM_VENV:-$ROOT/.venv}
+DEMO=${SFERUM_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/sferum-kpi/demo}
+KPI=("$VENV/bin/sferum-kpi" --log-level warning)
+say() { echo "run.sh: $*" >&2; }
 
 bash "$ROOT/deploy/local/setup.sh"
 bash "$ROOT/deploy/local/kafka.sh" start
-echo "run.sh: worker starting; in another shell: $VENV/bin/sferum-kpi produce FILE.ndjson" >&2
-exec "$VENV/bin/sferum-kpi" --log-level info worker "$@"
+
+if [[ ! -s $DEMO/events.ndjson ]]; then
+  say "generating Орловская область into $DEMO"
+  "${KPI[@]}" generate --profile orel "$DEMO"
+fi
+say "producing the events to Kafka"
+"${KPI[@]}" produce "$DEMO/events.ndjson"
+say "running the worker until the input is drained (a few minutes)"
+"${KPI[@]}" worker --drain
+say "loading the registry"
+"${KPI[@]}" load-registry "$DEMO/registry"
+"${KPI[@]}" report --html "$DEMO/report.html"
+say "report page: $DEMO/report.html"
+if [[ ${1:-} == --worker ]]; then
+  exec "${KPI[@]}" worker
+fi
