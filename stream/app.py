@@ -70,6 +70,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         commit=commit,
         flush_producer=flush_producer,
         send_dead_letter=send_dead_letter,
+        highwaters=lambda *tps: app.consumer.highwaters(*tps),
     )
     pipeline.attach_table(table)
 
@@ -84,8 +85,12 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     metrics.clock._lag_source = consumer_lag
     registry.register(pipeline.gauges)
 
+    @app.on_partitions_assigned.connect
+    async def hold_new_partitions(*args: object, **kwargs: object) -> None:
+        pipeline.forget_partitions()
+
     @app.on_rebalance_complete.connect
-    async def gauges_follow_partitions(sender: object = None, **kwargs: object) -> None:
+    async def gauges_follow_partitions(*args: object, **kwargs: object) -> None:
         pipeline.rebuild_gauges()
         owned = [tp for tp in app.consumer.assignment() if tp.topic in settings.consumed_topics]
         metrics.assigned.set(len(owned))

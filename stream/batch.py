@@ -120,6 +120,8 @@ class PendingRows:
     teacher_weeks: dict[tuple[str, int], TeacherWeekRow] = field(default_factory=dict)
     staff_weeks: dict[tuple[str, int], TeacherWeekRow] = field(default_factory=dict)
     registrations: dict[str, RegistrationRow] = field(default_factory=dict)
+    #: (user, week) of the pending registrations: their weeks are pinned like rows' weeks.
+    registration_weeks: set[tuple[str, int]] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.teacher_weeks) + len(self.staff_weeks) + len(self.registrations)
@@ -129,8 +131,9 @@ class PendingRows:
         older.teacher_weeks.update(self.teacher_weeks)
         older.staff_weeks.update(self.staff_weeks)
         older.registrations.update(self.registrations)
+        older.registration_weeks.update(self.registration_weeks)
         self.teacher_weeks, self.staff_weeks = older.teacher_weeks, older.staff_weeks
-        self.registrations = older.registrations
+        self.registrations, self.registration_weeks = older.registrations, older.registration_weeks
 
 
 @dataclass(slots=True)
@@ -161,6 +164,9 @@ class BatchProcessor:
         self._check_key = check_key
         self._clock = clock
         self._on_state = on_state  # told each user's state after a batch changed it
+        #: True for a record whose user must not drop any week now (see ``Pipeline``: while a
+        #: partition re-reads what a crashed owner applied but did not flush).
+        self.holding: Callable[[Any], bool] = lambda origin: False
         self.pending = PendingRows()
         #: Rows being written by a flush in progress; they pin their weeks like pending rows.
         self.in_flight = PendingRows()
@@ -171,6 +177,8 @@ class BatchProcessor:
             self.in_flight.teacher_weeks,
             self.pending.staff_weeks,
             self.in_flight.staff_weeks,
+            self.pending.registration_weeks,
+            self.in_flight.registration_weeks,
         )
         return lambda week: any((user_id, week) in rows for rows in tables)
 
@@ -206,7 +214,8 @@ class BatchProcessor:
             origin = items[0][0].origin
             state = decode_state(states.get(user_id, origin))
             before = (state.stream_time, len(state.weeks))
-            result = apply_user_events(state, [e for _, e in items], self.policy, self._is_pinned(user_id))
+            pinned = _pin_every_week if self.holding(origin) else self._is_pinned(user_id)
+            result = apply_user_events(state, [e for _, e in items], self.policy, pinned)
             changed = COUNTED in result.outcomes or (state.stream_time, len(state.weeks)) != before
             if changed:
                 states.put(user_id, origin, encode_state(state))
@@ -236,7 +245,9 @@ class BatchProcessor:
                 if row is not None:
                     rows[(user_id, week)] = row
         regs = self.pending.registrations
+        calendar = self.policy.calendar
         for event in result.registrations:
+            self.pending.registration_weeks.add((user_id, calendar.week_of(event.ts)))
             regs[event.event_id] = RegistrationRow(
                 event.user_id, event.role, event.registered_by or "self", event.ts, event.event_id
             )
@@ -252,6 +263,10 @@ class BatchProcessor:
     def flush_failed(self) -> None:
         self.pending.absorb_older(self.in_flight)
         self.in_flight = PendingRows()
+
+
+def _pin_every_week(week: int) -> bool:
+    return True
 
 
 def _late_detail(event: Event, state: UserState) -> str:

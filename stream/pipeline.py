@@ -67,6 +67,7 @@ class Pipeline:
         commit: Any,
         flush_producer: Any,
         send_dead_letter: Any,
+        highwaters: Any = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -76,6 +77,13 @@ class Pipeline:
         self._commit = commit
         self._flush_producer = flush_producer
         self._send_dead_letter = send_dead_letter
+        self._highwaters = highwaters
+        #: Per input partition: its end offset when this worker started reading it. Until the
+        #: partition is read past it, its users drop no week: a crashed owner may have applied
+        #: events after the last commit whose rows it never flushed, and only re-reading them
+        #: (they then pin their weeks) tells which weeks those are.
+        self._hold_until: dict[TP, int] = {}
+        self.processor.holding = self._is_holding
         self._table: Any = None
         self._pending_offsets: dict[TP, int] = {}
         #: Next offset to process per input partition (for the consumer-lag metric).
@@ -89,6 +97,21 @@ class Pipeline:
         #: does not know what changed before it started, so its first refresh covers every week.
         self._refresh_from: int | None = 0
 
+    def _is_holding(self, origin: Any) -> bool:
+        message = origin.message
+        return bool(message.offset + 1 < self._hold_until.get(message.tp, 0))
+
+    def forget_partitions(self) -> None:
+        """On a new assignment: every partition is held again until read past its end offset."""
+        self._hold_until = {}
+
+    async def _learn_end_offsets(self, events: Sequence[EventT]) -> None:
+        unknown = {e.message.tp for e in events} - self._hold_until.keys()
+        if unknown and self._highwaters is not None:
+            ends = await self._highwaters(*unknown)
+            for tp in unknown:
+                self._hold_until[tp] = int(ends.get(tp, 0) or 0)
+
     def attach_table(self, table: Any) -> None:
         self._table = table
 
@@ -96,6 +119,7 @@ class Pipeline:
         if self._pending_events >= self.settings.flush_max_pending_events:
             await self.flush()  # backpressure: bound what is held before it is durable
         log.debug("batch of %d events", len(events))
+        await self._learn_end_offsets(events)
         async with self._lock:
             records = [Record(e.value if e.value is not None else b"", e.key, e) for e in events]
             outcome = self.processor.process(records, TableState(self._table, stream))
