@@ -12,6 +12,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${SFERUM_VENV:-$ROOT/.venv}
 DEMO=${SFERUM_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/sferum-kpi/demo}
 KPI=("$VENV/bin/sferum-kpi" --log-level warning)
+# The demo replays eight weeks at once through one mixed topic: Kafka then keeps every user's
+# events in order. (With the four per-type topics a backfill of weeks can let one topic run
+# ahead of another by more than the lateness; see the README, "Lateness".)
+export SFERUM_INPUT_TOPICS=${SFERUM_INPUT_TOPICS:-sferum.events}
 say() { echo "run.sh: $*" >&2; }
 
 bash "$ROOT/deploy/local/setup.sh"
@@ -22,7 +26,7 @@ if [[ ! -s $DEMO/events.ndjson ]]; then
   "${KPI[@]}" generate --profile orel "$DEMO"
 fi
 say "producing the events to Kafka"
-"${KPI[@]}" produce "$DEMO/events.ndjson"
+"${KPI[@]}" produce --topic "$SFERUM_INPUT_TOPICS" "$DEMO/events.ndjson"
 say "running the worker until the input is drained (a few minutes)"
 "${KPI[@]}" worker --drain
 say "loading the registry"
