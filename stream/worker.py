@@ -9,9 +9,10 @@ import signal
 
 import faust
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from stream.app import build_app
-from stream.kafka_admin import committed_offsets, end_offsets, ensure_topics
+from stream.kafka_admin import BrokerUnavailable, committed_offsets, end_offsets, ensure_topics
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,12 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
 
         @app.timer(interval=DRAIN_CHECK_INTERVAL_S)
         async def check_drained() -> None:
-            if drained(targets, await committed_offsets(settings, settings.app_id)):
+            try:
+                committed = await committed_offsets(settings, settings.app_id)
+            except (BrokerUnavailable, KafkaError) as exc:  # a broker restart: ask again next time
+                log.warning("drain check: %s", exc)
+                return
+            if drained(targets, committed):
                 await pipeline.flush()
                 await pipeline.refresh_kpi()
                 log.info("drained: every input partition is committed up to its end offset at start")
