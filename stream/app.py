@@ -63,16 +63,6 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     metrics = Metrics(registry, topics=settings.consumed_topics)
     # Faust's own sensors, on the same registry, and the /metrics page of its web server.
     setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="sferum_faust")
-
-    async def committed_or_earliest(*tps: TP) -> dict[TP, int]:
-        """Where reading a partition starts: its committed offset, or the start of the log."""
-        start = dict(await app.consumer.earliest_offsets(*tps))
-        for tp in tps:
-            committed = app.consumer._committed_offset.get(tp)
-            if committed is not None and committed > start.get(tp, 0):
-                start[tp] = committed
-        return start
-
     pipeline = Pipeline(
         settings=settings,
         sink=ClickHouseSink(**settings.sink_options),
@@ -81,8 +71,6 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         flush_producer=flush_producer,
         send_dead_letter=send_dead_letter,
         highwaters=lambda *tps: app.consumer.highwaters(*tps),
-        earliest=committed_or_earliest,
-        seek=lambda tp, offset: app.consumer.seek(tp, offset),
     )
     pipeline.attach_table(table)
 

@@ -37,9 +37,6 @@ from stream.settings import Settings
 from stream.week import WeekCalendar, week_date
 
 log = logging.getLogger(__name__)
-#: How long a partition read again from a skipped offset may go on delivering later offsets
-#: (messages fetched before the seek) before the missing offsets are taken as a hole in the log.
-REWIND_PATIENCE_S = 30.0
 
 
 class TableState:
@@ -71,8 +68,6 @@ class Pipeline:
         flush_producer: Any,
         send_dead_letter: Any,
         highwaters: Any = None,
-        earliest: Any = None,
-        seek: Any = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -83,15 +78,6 @@ class Pipeline:
         self._flush_producer = flush_producer
         self._send_dead_letter = send_dead_letter
         self._highwaters = highwaters
-        self._earliest = earliest
-        self._seek = seek
-        #: Per input partition: the next offset to process. Kafka offsets of a partition are
-        #: contiguous here, so an event past it means messages were skipped on the way (Faust
-        #: drops messages fetched under an older consumer generation, and without a committed
-        #: offset nothing re-reads them): those events wait, and the partition is read again
-        #: from the missing offset.
-        self._expected: dict[TP, int] = {}
-        self._rewound: dict[TP, float] = {}  # partition -> when it was read again
         #: Per input partition: its end offset when this worker started reading it. Until the
         #: partition is read past it, its users drop no week: a crashed owner may have applied
         #: events after the last commit whose rows it never flushed, and only re-reading them
@@ -116,43 +102,8 @@ class Pipeline:
         return bool(message.offset + 1 < self._hold_until.get(message.tp, 0))
 
     def forget_partitions(self) -> None:
-        """On a new assignment: every partition is held again until read past its end offset,
-        and its next offset is learned again (from the committed offset, or the log start)."""
+        """On a new assignment: every partition is held again until read past its end offset."""
         self._hold_until = {}
-        self._expected = {}
-        self._rewound = {}
-
-    async def _in_sequence(self, events: Sequence[EventT]) -> list[EventT]:
-        """The events to process now: those that do not skip an offset of their partition."""
-        unknown = {e.message.tp for e in events} - self._expected.keys()
-        if unknown and self._earliest is not None:
-            starts = await self._earliest(*unknown)
-            for tp in unknown:
-                self._expected[tp] = int(starts.get(tp, 0) or 0)
-        kept, gap = [], set()
-        for event in events:
-            tp, offset = event.message.tp, event.message.offset
-            expected = self._expected.get(tp)
-            if expected is not None and offset > expected and tp not in gap:
-                rewound_at = self._rewound.get(tp)
-                if rewound_at is not None and time.monotonic() - rewound_at > REWIND_PATIENCE_S:
-                    # read again and still missing: a real hole in the log (e.g. transaction markers)
-                    log.warning("partition %s has no offsets %d..%d; going on", tp, expected, offset - 1)
-                    expected = offset
-                else:
-                    gap.add(tp)
-            if tp in gap or (expected is not None and offset < expected):
-                continue  # waiting for a skipped offset; or delivered twice (once before a rewind)
-            kept.append(event)
-            if offset == expected:
-                self._rewound.pop(tp, None)
-            self._expected[tp] = max(expected or 0, offset + 1)
-        for tp in gap - self._rewound.keys():
-            log.warning("partition %s skipped offset %d: reading it again from there", tp, self._expected[tp])
-            self._rewound[tp] = time.monotonic()
-            if self._seek is not None:
-                await self._seek(tp, self._expected[tp])
-        return kept
 
     async def _learn_end_offsets(self, events: Sequence[EventT]) -> None:
         unknown = {e.message.tp for e in events} - self._hold_until.keys()
@@ -168,9 +119,6 @@ class Pipeline:
         if self._pending_events >= self.settings.flush_max_pending_events:
             await self.flush()  # backpressure: bound what is held before it is durable
         log.debug("batch of %d events", len(events))
-        events = await self._in_sequence(events)
-        if not events:
-            return
         await self._learn_end_offsets(events)
         async with self._lock:
             records = [Record(e.value if e.value is not None else b"", e.key, e) for e in events]
