@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FAUST_REBALANCE_LOSS
 from tests.integration.faults import (
     Report,
     can_freeze,
@@ -50,6 +51,7 @@ def assert_exact(report: Report) -> None:
     assert not result.dead_letters_unexpected, report.summary()
 
 
+@FAUST_REBALANCE_LOSS
 def test_repeated_sigkills_of_the_worker_leave_counts_exact(broker: str, work: Path) -> None:
     report = run_crash(broker, work, events=EVENTS, kills=5)
     assert report.faults == 5
