@@ -76,9 +76,12 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
 
     def consumer_lag() -> list[tuple[str, int, int]]:
         lag = []
+        assigned = app.consumer.assignment()
         for tp, next_offset in list(pipeline.processed.items()):
-            highwater = app.consumer.highwater(tp) if app.consumer is not None else None
-            if highwater is not None and tp in app.consumer.assignment():
+            if tp not in assigned:  # highwater() of a partition not assigned raises
+                continue
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
                 lag.append((tp.topic, tp.partition, max(0, highwater - next_offset)))
         return lag
 
