@@ -62,6 +62,7 @@ def test_repeated_sigkills_of_the_worker_leave_counts_exact(broker: str, work: P
     assert_exact(report)
 
 
+@FAUST_REBALANCE_LOSS
 def test_a_member_killed_after_a_rebalance_is_taken_over_exactly(broker: str, work: Path) -> None:
     report = run_rebalance(broker, work, events=EVENTS)
     assert report.faults == 1
