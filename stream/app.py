@@ -14,6 +14,7 @@ from stream.batch import DeadLetter
 from stream.metrics import Metrics
 from stream.pipeline import Pipeline, dead_letter_headers
 from stream.settings import Settings
+from stream.transport import ExactTransport
 
 STATE_TABLE = "user-state"
 
@@ -25,8 +26,16 @@ def raw_schema() -> faust.Schema:
     return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
+class SferumApp(faust.App):
+    """Faust's app with the consumer transport that re-reads every partition after a rebalance
+    (see ``stream.transport``)."""
+
+    def _new_transport(self) -> ExactTransport:
+        return ExactTransport(self.conf.broker_consumer, self)
+
+
 def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> tuple[faust.App, Pipeline]:
-    app = faust.App(
+    app = SferumApp(
         settings.app_id,
         broker=settings.broker,
         store=settings.table_store,
@@ -101,7 +110,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     @app.agent(source, name="count-teacher-weeks")
     async def count(stream: StreamT) -> None:
         async for events in stream.take_events(settings.batch_max_events, within=settings.batch_window_s):
-            await pipeline.on_batch(stream, events)
+            await pipeline.on_batch(events)
 
     @app.timer(interval=settings.flush_interval_s)
     async def flush_timer() -> None:

@@ -20,11 +20,13 @@ import asyncio
 import functools
 import logging
 import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from faust.types import TP, EventT, StreamT
+from faust.streams import _current_event  # the context variable Faust's tables read
+from faust.types import TP, EventT
 
 from sinks.clickhouse import ClickHouseSink, StoreError, first_line
 from sinks.kpi import refresh_kpi
@@ -40,20 +42,25 @@ log = logging.getLogger(__name__)
 
 
 class TableState:
-    """Per-user state in a Faust table. The table's partition is taken from the current event,
-    so before each access the stream's current event is set to one of that user's events."""
+    """Per-user state in a Faust table. The table (and its store) take the partition from the
+    current event, a context variable of the running task: before each access it is set to one
+    of that user's events.
 
-    def __init__(self, table: Any, stream: StreamT) -> None:
+    Only the context variable is set, never the stream's ``current_event`` attribute: the task
+    that fills ``take_events``' buffer reads that attribute after waiting for a batch to be
+    processed, and when the batch had changed it, the buffer got an event of the old batch in
+    place of the new message (one message lost, another delivered twice, under load)."""
+
+    def __init__(self, table: Any) -> None:
         self._table = table
-        self._stream = stream
 
     def get(self, user_id: str, origin: Any) -> bytes | None:
-        self._stream._set_current_event(origin)  # type: ignore[attr-defined]
+        _current_event.set(weakref.ref(origin))
         value: bytes | None = self._table.get(user_id.encode())
         return value
 
     def put(self, user_id: str, origin: Any, value: bytes) -> None:
-        self._stream._set_current_event(origin)  # type: ignore[attr-defined]
+        _current_event.set(weakref.ref(origin))
         self._table[user_id.encode()] = value
 
 
@@ -115,14 +122,14 @@ class Pipeline:
     def attach_table(self, table: Any) -> None:
         self._table = table
 
-    async def on_batch(self, stream: StreamT, events: Sequence[EventT]) -> None:
+    async def on_batch(self, events: Sequence[EventT]) -> None:
         if self._pending_events >= self.settings.flush_max_pending_events:
             await self.flush()  # backpressure: bound what is held before it is durable
         log.debug("batch of %d events", len(events))
         await self._learn_end_offsets(events)
         async with self._lock:
             records = [Record(e.value if e.value is not None else b"", e.key, e) for e in events]
-            outcome = self.processor.process(records, TableState(self._table, stream))
+            outcome = self.processor.process(records, TableState(self._table))
             offsets = self._pending_offsets
             newest: dict[int, int] = {}
             for event, etype, ts in zip(events, outcome.record_types, outcome.record_ts, strict=True):
