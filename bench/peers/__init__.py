@@ -1,0 +1,1 @@
+"""Other stream processors doing the worker's job, to measure it against."""
