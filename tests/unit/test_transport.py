@@ -1,0 +1,53 @@
+"""After a rebalance every input partition is sought back to its commit, even without one."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from stream.transport import ExactConsumerThread
+
+EVENTS_0 = TopicPartition("events", 0)
+EVENTS_1 = TopicPartition("events", 1)
+EVENTS_2 = TopicPartition("events", 2)
+EVENTS_3 = TopicPartition("events", 3)
+CHANGELOG_0 = TopicPartition("app-user-state-changelog", 0)
+CHANGELOG_1 = TopicPartition("app-user-state-changelog", 1)
+
+
+class FakeAiokafkaConsumer:
+    """Records seeks; ``seek_to_committed`` behaves as aiokafka's: it seeks only above zero."""
+
+    def __init__(self, committed: dict[TopicPartition, int | None]) -> None:
+        self._committed = committed
+        self.seeks: list[tuple[TopicPartition, Any]] = []
+
+    async def seek_to_committed(self) -> dict[TopicPartition, int | None]:
+        for tp, offset in self._committed.items():
+            if offset and offset > 0:
+                self.seeks.append((tp, offset))
+        return dict(self._committed)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self.seeks.extend((tp, "beginning") for tp in tps)
+
+
+def test_partitions_without_a_commit_or_committed_at_zero_are_sought_back_too() -> None:
+    committed = {EVENTS_0: 120, EVENTS_1: None, EVENTS_2: 0, EVENTS_3: 7, CHANGELOG_0: None, CHANGELOG_1: 0}
+    consumer = FakeAiokafkaConsumer(committed)
+    thread = SimpleNamespace(
+        _ensure_consumer=lambda: consumer,
+        app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-user-state-changelog"})),
+    )
+    result = asyncio.run(ExactConsumerThread._seek_to_committed(thread))  # type: ignore[arg-type]
+    assert result == committed
+    # input partitions: every one is sought; changelogs are left to Faust's recovery
+    assert sorted(consumer.seeks, key=str) == sorted(
+        [(EVENTS_0, 120), (EVENTS_3, 7), (EVENTS_2, 0), (EVENTS_1, "beginning")], key=str
+    )
