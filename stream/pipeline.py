@@ -142,10 +142,11 @@ class Pipeline:
                     newest[message.partition] = ts
             self.metrics.clock.observe(newest)
             self._pending_events += len(events)
-            for letter in outcome.dead_letters:
-                await self._send_dead_letter(letter)
+            # every metric of the batch changes before the first await: a scrape sees all or none
             self.metrics.record(outcome.tally, outcome.counted_by_type)
             self._set_pending_gauge()
+            for letter in outcome.dead_letters:
+                await self._send_dead_letter(letter)
 
     async def flush(self) -> None:
         """Write pending rows, then commit the offsets they cover. Retries, with backoff, until

@@ -19,13 +19,6 @@ KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
 TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "39092"))
 CLI = [sys.executable, "-m", "stream"]
 
-#: Known defect (issues 2 and 5): Faust can drop a message it was delivering when a rebalance
-#: suspends the flow before the partition's first commit (and deliver another twice). The tests
-#: that expose it fail under load; they are expected failures, not strict, until it is fixed.
-FAUST_REBALANCE_LOSS = pytest.mark.xfail(
-    strict=False, reason="known defect: Faust message loss at a rebalance before the first commit"
-)
-
 
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAUST_REBALANCE_LOSS
 from tests.integration.faults import (
     Report,
     can_freeze,
@@ -51,7 +50,6 @@ def assert_exact(report: Report) -> None:
     assert not result.dead_letters_unexpected, report.summary()
 
 
-@FAUST_REBALANCE_LOSS
 def test_repeated_sigkills_of_the_worker_leave_counts_exact(broker: str, work: Path) -> None:
     report = run_crash(broker, work, events=EVENTS, kills=5)
     assert report.faults == 5
@@ -62,7 +60,6 @@ def test_repeated_sigkills_of_the_worker_leave_counts_exact(broker: str, work: P
     assert_exact(report)
 
 
-@FAUST_REBALANCE_LOSS
 def test_a_member_killed_after_a_rebalance_is_taken_over_exactly(broker: str, work: Path) -> None:
     report = run_rebalance(broker, work, events=EVENTS)
     assert report.faults == 1

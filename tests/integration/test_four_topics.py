@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.conftest import FAUST_REBALANCE_LOSS, run_cli
+from tests.conftest import run_cli
 from tests.integration.helpers import free_port, read_dead_letter_topic, read_tables, reasons
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
@@ -31,7 +31,6 @@ def _send_with_wrong_key(broker: str, topic: str, value: bytes) -> None:
     asyncio.run(send())
 
 
-@FAUST_REBALANCE_LOSS
 def test_four_topics_worker_matches_independent_computation(broker: str, unique: str, tmp_path) -> None:
     lines = generate(GenConfig(events=30_000, order_robust=True, teachers=600, seed=4))
     truth = expected(lines, now_ms=int(time.time() * 1000))

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import CLI, FAUST_REBALANCE_LOSS, ROOT, run_cli
+from tests.conftest import CLI, ROOT, run_cli
 from tests.integration.helpers import free_port
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
@@ -38,7 +38,6 @@ def _value(families: dict[str, list], sample: str, **labels: str) -> float:
     return total
 
 
-@FAUST_REBALANCE_LOSS
 def test_metrics_match_what_the_worker_processed(broker: str, unique: str, tmp_path) -> None:
     lines = generate(GenConfig(events=6000, teachers=300, seed=11))
     truth = expected(lines, now_ms=int(time.time() * 1000))

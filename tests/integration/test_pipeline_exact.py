@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAUST_REBALANCE_LOSS, run_cli
+from tests.conftest import run_cli
 from tests.integration.helpers import (
     count_rows,
     free_port,
@@ -90,7 +90,6 @@ def worker_result(
     return env["SFERUM_STORE"], got, seconds
 
 
-@FAUST_REBALANCE_LOSS
 def test_worker_drain_matches_independent_computation(
     mixed: tuple[Path, list[bytes], Expected], worker_result: tuple[str, list[tuple[bytes, str]], float]
 ) -> None:
@@ -102,7 +101,6 @@ def test_worker_drain_matches_independent_computation(
     assert truth.staff_week and read_staff_week(worker_result[0]) == truth.staff_week
 
 
-@FAUST_REBALANCE_LOSS
 def test_worker_dead_letters_every_malformed_line_with_its_reason(
     mixed: tuple[Path, list[bytes], Expected], worker_result: tuple[str, list[tuple[bytes, str]], float]
 ) -> None:
@@ -144,7 +142,6 @@ def test_replay_matches_independent_computation(
     _assert_dead_letters(read_dead_letter_file(letters), lines, truth)
 
 
-@FAUST_REBALANCE_LOSS
 def test_replay_and_worker_write_identical_tables(
     worker_result: tuple[str, list[tuple[bytes, str]], float], replay_result: tuple[str, dict, Path]
 ) -> None:
