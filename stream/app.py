@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from sinks.clickhouse import ClickHouseSink
 from stream.batch import DeadLetter
+from stream.changelog import DurableTable
 from stream.metrics import Metrics
 from stream.pipeline import Pipeline, dead_letter_headers
 from stream.settings import Settings
@@ -53,14 +55,16 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         stream_wait_empty=False,
         producer_acks=-1,
         table_cleanup_interval=3600.0,
+        Table=DurableTable,  # a flush waits for the changelog: see stream.changelog
     )
     source = app.topic(*settings.consumed_topics, schema=raw_schema(), acks=False)
     dead_letters = app.topic(settings.dead_letter_topic, schema=raw_schema())
     # key_type and value_type bytes make the table store and changelog use the raw codec.
     table = app.Table(STATE_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 
-    async def send_dead_letter(letter: DeadLetter) -> None:
-        await dead_letters.send(key=letter.record.key, value=letter.record.value, headers=dead_letter_headers(letter))
+    async def send_dead_letter(letter: DeadLetter) -> Any:
+        record = letter.record
+        return await dead_letters.send(key=record.key, value=record.value, headers=dead_letter_headers(letter))
 
     async def commit(offsets: Mapping[TP, int]) -> None:
         await app.consumer._commit(offsets)
@@ -80,6 +84,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         flush_producer=flush_producer,
         send_dead_letter=send_dead_letter,
         highwaters=lambda *tps: app.consumer.highwaters(*tps),
+        changelog_sent=table.take_sent,
     )
     pipeline.attach_table(table)
 

@@ -75,6 +75,7 @@ class Pipeline:
         flush_producer: Any,
         send_dead_letter: Any,
         highwaters: Any = None,
+        changelog_sent: Any = list,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -85,6 +86,12 @@ class Pipeline:
         self._flush_producer = flush_producer
         self._send_dead_letter = send_dead_letter
         self._highwaters = highwaters
+        #: Takes the futures of the state's changelog sends since the last call.
+        self._changelog_sent = changelog_sent
+        #: Set when a state change never reached the changelog: committing offsets after it
+        #: could skip events whose state is lost, so no offset is committed until a restart.
+        self.commits_blocked = False
+        self._dead_letters_sent: list[Any] = []
         #: Per input partition: its end offset when this worker started reading it. Until the
         #: partition is read past it, its users drop no week: a crashed owner may have applied
         #: events after the last commit whose rows it never flushed, and only re-reading them
@@ -146,7 +153,9 @@ class Pipeline:
             self.metrics.record(outcome.tally, outcome.counted_by_type)
             self._set_pending_gauge()
             for letter in outcome.dead_letters:
-                await self._send_dead_letter(letter)
+                sent = await self._send_dead_letter(letter)
+                if sent is not None:  # a future that resolves once the broker has the letter
+                    self._dead_letters_sent.append(sent)
 
     async def flush(self) -> None:
         """Write pending rows, then commit the offsets they cover. Retries, with backoff, until
@@ -155,10 +164,13 @@ class Pipeline:
             async with self._lock:
                 rows = self.processor.take_pending()
                 offsets, self._pending_offsets = self._pending_offsets, {}
+                sent = [*self._changelog_sent(), *self._dead_letters_sent]
+                self._dead_letters_sent = []
                 self._pending_events = 0
-            if not rows and not offsets:
+            if not rows and not offsets and not sent:
                 self.processor.flush_done()
-                self._flushed_ok()  # nothing to write is a successful flush too
+                if not self.commits_blocked:
+                    self._flushed_ok()  # nothing to write is a successful flush too
                 return
             log.debug("flushing %d rows, committing %d partitions", len(rows), len(offsets))
             delay = self.settings.flush_retry_initial_s
@@ -178,9 +190,29 @@ class Pipeline:
             self._note_changed_weeks(rows)
             self.processor.flush_done()
             await self._flush_producer()
+            if not await self._acknowledged(sent):
+                return
             if offsets:
                 await self._commit(offsets)
             self._flushed_ok()
+
+    async def _acknowledged(self, sent: Sequence[Any]) -> bool:
+        """Wait until the broker has every changelog message and dead letter of the events
+        whose offsets are to be committed."""
+        results = await asyncio.gather(*sent, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures and not self.commits_blocked:
+            self.commits_blocked = True
+            log.error(
+                "%d state changes did not reach the changelog (%s); no offset is committed until "
+                "the worker restarts, which re-reads the events since the last commit",
+                len(failures),
+                first_line(failures[0]),
+            )
+        if self.commits_blocked:
+            self.metrics.flush_failures.inc()
+            self._set_pending_gauge()
+        return not self.commits_blocked
 
     def _flushed_ok(self) -> None:
         self.last_flush_ok = time.time()

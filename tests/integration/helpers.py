@@ -6,11 +6,14 @@ import asyncio
 import base64
 import json
 import socket
+import urllib.request
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from sinks.clickhouse import ClickHouseSink
 
@@ -21,6 +24,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def scrape_metrics(port: int) -> dict[str, list[Sample]]:
+    """A worker's ``/metrics`` page over HTTP, parsed: samples by metric family name."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    families: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(text):
+        families.setdefault(family.name, []).extend(family.samples)
+    return families
 
 
 def read_tables(dsn: str) -> tuple[TeacherWeek, set[tuple[str, str, str, int, str]]]:

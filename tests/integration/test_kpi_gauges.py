@@ -8,17 +8,15 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from sinks.clickhouse import ClickHouseSink
 from tests.conftest import CLI, ROOT, run_cli
-from tests.integration.helpers import free_port
+from tests.integration.helpers import free_port, scrape_metrics
 from tests.support.eventgen import MSK
 from tests.support.kpi_dataset import W4, build, write_registry
 
@@ -46,14 +44,12 @@ def _shift_to_this_week(lines: list[bytes]) -> list[bytes]:
 
 
 def _scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    values: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            key = s.name + json.dumps(s.labels, sort_keys=True)
-            values[key] = s.value
-    return values
+    """Sample name and labels (as JSON) -> value."""
+    return {
+        s.name + json.dumps(s.labels, sort_keys=True): s.value
+        for samples in scrape_metrics(port).values()
+        for s in samples
+    }
 
 
 def _sum(values: dict[str, float], name: str) -> float:

@@ -6,27 +6,16 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 from collections import Counter
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import CLI, ROOT, run_cli
-from tests.integration.helpers import free_port
+from tests.integration.helpers import free_port, scrape_metrics
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
 
 pytestmark = pytest.mark.integration
-
-
-def _scrape(port: int) -> dict[str, list]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    families: dict[str, list] = {}
-    for family in text_string_to_metric_families(text):
-        families.setdefault(family.name, []).extend(family.samples)
-    return families
 
 
 def _value(families: dict[str, list], sample: str, **labels: str) -> float:
@@ -65,7 +54,7 @@ def test_metrics_match_what_the_worker_processed(broker: str, unique: str, tmp_p
             time.sleep(1)
             assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
             try:
-                families = _scrape(port)
+                families = scrape_metrics(port)
             except OSError:
                 continue
             consumed_all = _value(families, "sferum_events_consumed_total") >= len(lines)

@@ -1,0 +1,95 @@
+"""A flush commits offsets only once the broker has acknowledged the changelog and dead letters
+of the events they cover; a send that failed stops every later commit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from stream.metrics import Metrics
+from stream.pipeline import Pipeline
+from stream.settings import Settings
+
+PARTITION = TP("events", 0)
+
+
+class FakeSink:
+    def write(self, rows: Any) -> int:
+        return len(rows)
+
+    def close(self) -> None:
+        pass
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.commits: list[dict[TP, int]] = []
+        self.changelog: list[asyncio.Future[Any]] = []
+        self.registry = CollectorRegistry()
+
+        async def commit(offsets: dict[TP, int]) -> None:
+            self.commits.append(dict(offsets))
+
+        async def flush_producer() -> None:
+            pass
+
+        async def send_dead_letter(letter: Any) -> None:
+            return None
+
+        def changelog_sent() -> list[asyncio.Future[Any]]:
+            sent, self.changelog = self.changelog, []
+            return sent
+
+        self.pipeline = Pipeline(
+            settings=Settings(),
+            sink=FakeSink(),  # type: ignore[arg-type]
+            metrics=Metrics(self.registry, topics=["events"]),
+            commit=commit,
+            flush_producer=flush_producer,
+            send_dead_letter=send_dead_letter,
+            changelog_sent=changelog_sent,
+        )
+
+    def processed_up_to(self, offset: int) -> asyncio.Future[Any]:
+        """As after a batch: offsets pending, one changelog message sent and not yet acknowledged."""
+        self.pipeline._pending_offsets[PARTITION] = offset
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.changelog.append(future)
+        return future
+
+    def failures(self) -> float:
+        value = self.registry.get_sample_value("sferum_flush_failures_total")
+        return value or 0.0
+
+
+def test_offsets_are_committed_only_after_the_changelog_is_acknowledged() -> None:
+    async def scenario() -> None:
+        h = Harness()
+        acknowledged = h.processed_up_to(10)
+        flush = asyncio.create_task(h.pipeline.flush())
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+        assert h.commits == []  # still waiting for the broker
+        acknowledged.set_result("metadata")
+        await flush
+        assert h.commits == [{PARTITION: 10}]
+        assert not h.pipeline.commits_blocked
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_changelog_send_blocks_this_and_every_later_commit() -> None:
+    async def scenario() -> None:
+        h = Harness()
+        h.processed_up_to(10).set_exception(RuntimeError("delivery timed out"))
+        await h.pipeline.flush()
+        h.processed_up_to(20).set_result("metadata")
+        await h.pipeline.flush()
+        assert h.commits == []
+        assert h.pipeline.commits_blocked
+        assert h.failures() == 2
+
+    asyncio.run(scenario())
