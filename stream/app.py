@@ -8,11 +8,14 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP, StreamT
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 from prometheus_client import CollectorRegistry
 
 from sinks.clickhouse import ClickHouseSink
 from stream.batch import DeadLetter
 from stream.changelog import DurableTable
+from stream.flow import ResumeOnceFlowControl
 from stream.metrics import Metrics
 from stream.pipeline import Pipeline, dead_letter_headers
 from stream.settings import Settings
@@ -30,10 +33,15 @@ def raw_schema() -> faust.Schema:
 
 class SferumApp(faust.App):
     """Faust's app with the consumer transport that re-reads every partition after a rebalance
-    (see ``stream.transport``)."""
+    (``stream.transport``) and the flow control that keeps queued messages when the flow is
+    resumed while running (``stream.flow``)."""
 
     def _new_transport(self) -> ExactTransport:
         return ExactTransport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return ResumeOnceFlowControl(loop=self.loop)
 
 
 def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> tuple[faust.App, Pipeline]:
