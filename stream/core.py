@@ -161,7 +161,12 @@ def apply_user_events(
             _touch(result, week, event.role)
         else:
             result.registrations.append(event)
-    _evict(state, policy, result.touched_weeks | result.touched_staff_weeks, is_pinned)
+    # The weeks this batch reports rows or registrations of stay until those are flushed (then
+    # ``is_pinned`` holds them): a week dropped now, before its registration is durable, would
+    # make the registration re-read after a crash late, and it would be lost.
+    keep = result.touched_weeks | result.touched_staff_weeks
+    keep |= {calendar.week_of(registration.ts) for registration in result.registrations}
+    _evict(state, policy, keep, is_pinned)
     return result
 
 

@@ -329,6 +329,23 @@ def test_week_of_only_a_registration_is_evicted_past_the_lateness() -> None:
     assert set(state.weeks) == {W_MAR18}
 
 
+def test_week_of_a_registration_applied_in_the_batch_is_kept_even_past_the_lateness() -> None:
+    # A registration and, in the same batch, a later event that puts its week past the lateness:
+    # the registration's row is not flushed yet, so its week must stay in the state (then it is
+    # pinned until the flush). Otherwise a crash before the flush loses the registration: re-read,
+    # it is late for the restored stream time and, with its week gone, nothing reports it again.
+    state = UserState()
+    result = apply_user_events(
+        state, [registration(event_id="r-1", ts=TUE_MAR05_NOON), event(event_id="new", ts=MON_MAR18_MIDNIGHT)], POLICY
+    )
+    assert [r.event_id for r in result.registrations] == ["r-1"]
+    assert set(state.weeks) == {W_MAR04, W_MAR18}
+    restored = decode_state(encode_state(state))  # the changelog's copy, after a crash
+    again = apply_user_events(restored, [registration(event_id="r-1", ts=TUE_MAR05_NOON)], POLICY)
+    assert again.outcomes == [LATE]
+    assert [r.event_id for r in again.registrations] == ["r-1"]  # reported again, so written again
+
+
 # State encoding ---------------------------------------------------------------------------------
 
 
