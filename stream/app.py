@@ -17,7 +17,7 @@ from stream.batch import DeadLetter
 from stream.changelog import DurableTable
 from stream.flow import ResumeOnceFlowControl
 from stream.metrics import Metrics
-from stream.pipeline import Pipeline, dead_letter_headers
+from stream.pipeline import Pipeline, dead_letter_message
 from stream.settings import Settings
 from stream.transport import ExactTransport
 
@@ -71,8 +71,8 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     table = app.Table(STATE_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 
     async def send_dead_letter(letter: DeadLetter) -> Any:
-        record = letter.record
-        return await dead_letters.send(key=record.key, value=record.value, headers=dead_letter_headers(letter))
+        value, headers = dead_letter_message(letter, settings.max_event_bytes)
+        return await dead_letters.send(key=letter.record.key, value=value, headers=headers)
 
     async def commit(offsets: Mapping[TP, int]) -> None:
         await app.consumer._commit(offsets)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import time
 import weakref
@@ -264,6 +265,13 @@ class Pipeline:
         self._executor.shutdown(wait=True)
 
 
+#: The most bytes of an original message a dead letter carries. Only a ``too_large`` message can
+#: be longer than ``SFERUM_MAX_EVENT_BYTES`` (64 KiB); the producer refuses a record over its
+#: request size (1 MB), and the broker one over its ``message.max.bytes`` (about 1 MB): sending a
+#: 10 MB message as it is crashed the agent, and the worker stalled on it for good.
+DEAD_LETTER_MAX_BYTES = 512 * 1024
+
+
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     message = letter.record.origin.message
     return [
@@ -273,3 +281,20 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
         ("source_partition", str(message.partition).encode()),
         ("source_offset", str(message.offset).encode()),
     ]
+
+
+def dead_letter_message(letter: DeadLetter, max_bytes: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The dead letter's value and headers: the original bytes, or, when they are longer than
+    ``min(max_bytes, DEAD_LETTER_MAX_BYTES)``, their beginning, with headers ``truncated``
+    (``true``), ``original_bytes`` and ``original_sha256`` to tell the whole message by."""
+    value = letter.record.value
+    headers = dead_letter_headers(letter)
+    limit = min(max_bytes, DEAD_LETTER_MAX_BYTES)
+    if len(value) <= limit:
+        return value, headers
+    headers += [
+        ("truncated", b"true"),
+        ("original_bytes", str(len(value)).encode()),
+        ("original_sha256", hashlib.sha256(value).hexdigest().encode()),
+    ]
+    return bytes(value[:limit]), headers
