@@ -1,7 +1,11 @@
 """Fault injection for the worker (issue "Reliability"): crashes, a rebalance with a dead member, a
 ClickHouse outage and a broker restart, each checked against the independent oracle
-(``tests/support/oracle.py``): ``teacher_week FINAL`` and ``registrations FINAL`` must equal it
-row for row, and every expected dead letter must be in the dead-letter topic.
+(``tests/support/oracle.py``): ``teacher_week FINAL``, ``staff_week FINAL`` and ``registrations
+FINAL`` must equal it row for row, every expected dead letter must be in the dead-letter topic, and
+the indicators view ``kpi_unit_week`` must equal the independent KPI oracle
+(``tests/support/kpi_oracle.py``) computed from the oracle's rows and the registry
+(``tests/support/gen_registry.py``) that ``load-registry`` loads into every store before a worker
+starts, so the indicators the workers refresh as they go are what is checked.
 
 Used by ``tests/integration/test_faults.py`` at CI size and runnable at full size::
 
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import signal
@@ -59,8 +64,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sinks.clickhouse import ClickHouseSink
 from stream.ndjson import routing_of
-from tests.integration.helpers import free_port, read_tables
+from tests.integration.helpers import free_port, read_staff_week, read_tables
 from tests.support.eventgen import GenConfig, generate
+from tests.support.gen_registry import Registry, registry_for
+from tests.support.kpi_dataset import write_registry
+from tests.support.kpi_oracle import COLUMNS as KPI_COLUMNS
+from tests.support.kpi_oracle import kpi_unit_week
 from tests.support.oracle import Expected, expected
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,9 +87,12 @@ TEACHER_WEEK_ALL = (
     "version",
     "flushed_at",
 )
+STAFF_WEEK_ALL = ("user_id", *TEACHER_WEEK_ALL[2:])
+STAFF_WEEK_ALL = (TEACHER_WEEK_ALL[0], *STAFF_WEEK_ALL)
 REGISTRATION_ALL = ("role", "user_id", "registered_by", "ts", "event_id")
 
 TeacherWeek = dict[tuple[date, str], tuple[int, ...]]
+KpiRows = dict[tuple[date, str, str], dict[str, Any]]
 
 
 class FaultError(AssertionError):
@@ -306,17 +318,21 @@ class Scenario:
     name: str
     lines: list[bytes]
     truth: Expected
+    registry: Registry
     partitions: int = 4
 
     @classmethod
     def create(
         cls, broker: str, base: Path, *, events: int, seed: int, partitions: int = 4, weeks: int = 10
     ) -> Scenario:
-        lines = generate(GenConfig(events=events, seed=seed, weeks=weeks))
+        config = GenConfig(events=events, seed=seed, weeks=weeks, municipality_accounts=True)
+        lines = generate(config)
         name = f"fault{os.getpid()}x{time.time_ns() % 10**12}"
         base.mkdir(parents=True, exist_ok=True)
         (base / "events.ndjson").write_bytes(b"\n".join(lines) + b"\n")
-        scenario = cls(broker, base, name, lines, expected(lines, now_ms=int(time.time() * 1000)), partitions)
+        truth = expected(lines, now_ms=int(time.time() * 1000))
+        scenario = cls(broker, base, name, lines, truth, registry_for(config), partitions)
+        write_registry(scenario.registry, base / "registry")
         create_topic(broker, scenario.topic, partitions)
         return scenario
 
@@ -345,6 +361,22 @@ class Scenario:
             **FAUST_ENV,
             **extra,
         }
+
+    def load_registry(self, store: str) -> None:
+        """``sferum-kpi load-registry`` of the scenario's registry into a store (no worker may have
+        it open): the indicators of every week are computed for it, and kept current by the
+        workers from then on."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_")}
+        done = subprocess.run(
+            [*CLI, "load-registry", "--store", store, str(self.base / "registry")],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise FaultError(f"load-registry into {store} failed:\n{done.stderr[-3000:]}")
 
     def worker(self, node: str = "a", *, drain: bool = False, **extra: str) -> Worker:
         return Worker(self.env(node, **extra), self.base / f"worker-{node}.log", drain=drain)
@@ -385,6 +417,10 @@ class Verdict:
     teacher_week: TeacherWeek
     registrations: set[tuple[str, str, str, int, str]]
     truth: Expected
+    staff_week: TeacherWeek = field(default_factory=dict)
+    #: ``kpi_unit_week`` as the store has it, and as the KPI oracle computes it from the truth
+    kpi: KpiRows = field(default_factory=dict)
+    kpi_truth: KpiRows = field(default_factory=dict)
     conflicting_versions: list[tuple[Any, ...]] = field(default_factory=list)
     raw_rows: int = 0
     dead_letters_missing: Counter[tuple[bytes, str]] = field(default_factory=Counter)
@@ -399,9 +435,32 @@ class Verdict:
     def exact(self) -> bool:
         return (
             self.teacher_week == self.truth.teacher_week
+            and self.staff_week == self.truth.staff_week
             and self.registrations == self.truth.registrations
             and not self.conflicting_versions
+            and self.kpi_exact
         )
+
+    @property
+    def kpi_exact(self) -> bool:
+        return bool(self.kpi_truth) and not self.kpi_differences(1)
+
+    def kpi_differences(self, limit: int) -> list[str]:
+        """(week, unit, column) values of ``kpi_unit_week`` that differ from the KPI oracle."""
+        out: list[str] = []
+        for key in sorted(set(self.kpi) | set(self.kpi_truth)):
+            got, want = self.kpi.get(key), self.kpi_truth.get(key)
+            if got is None or want is None:
+                out.append(f"kpi_unit_week {key}: {'missing from the store' if got is None else 'not expected'}")
+            else:
+                out += [
+                    f"kpi_unit_week {key} {column}: store {got[column]} oracle {want[column]}"
+                    for column in KPI_COLUMNS
+                    if not _same(got[column], want[column])
+                ]
+            if len(out) >= limit:
+                break
+        return out
 
     @property
     def dead_letters_ok(self) -> bool:
@@ -414,16 +473,42 @@ class Verdict:
         for key in sorted(set(want) | set(got)):
             if want.get(key) != got.get(key):
                 out.append(f"teacher_week {key[0]} {key[1]}: store {got.get(key)} oracle {want.get(key)}")
+        want, got = self.truth.staff_week, self.staff_week
+        for key in sorted(set(want) | set(got)):
+            if want.get(key) != got.get(key):
+                out.append(f"staff_week {key[0]} {key[1]}: store {got.get(key)} oracle {want.get(key)}")
         regs = self.truth.registrations
         out += [f"registration missing {r}" for r in sorted(regs - self.registrations)]
         out += [f"registration extra {r}" for r in sorted(self.registrations - regs)]
         out += [f"rows with one version and different counts: {row}" for row in self.conflicting_versions]
+        out += self.kpi_differences(limit)
         return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
+
+
+def _same(got: Any, want: Any) -> bool:
+    if got is None or want is None:
+        return got is None and want is None
+    return math.isclose(got, want, rel_tol=0, abs_tol=1e-12)
+
+
+def read_kpi(store: str) -> KpiRows:
+    """``kpi_unit_week``, by (week_start, unit_kind, unit_id)."""
+    sink = ClickHouseSink(dsn=store, database="sferum")
+    try:
+        result = sink.client.query("SELECT * FROM sferum.kpi_unit_week")
+        rows = [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]
+    finally:
+        sink.close()
+    return {(r["week_start"], r["unit_kind"], r["unit_id"]): r for r in rows}
 
 
 def verdict(store: str, scenario: Scenario, *, dead_letters: bool = True) -> Verdict:
     """Read the store (no worker may have it open) and the dead-letter topic; compare."""
     teacher_week, registrations = read_tables(store)
+    staff_week = read_staff_week(store)
+    kpi = read_kpi(store)
+    truth = scenario.truth
+    kpi_truth = kpi_unit_week(scenario.registry, truth.teacher_week, truth.registrations, truth.staff_week)
     sink = ClickHouseSink(dsn=store, database="sferum")
     try:
         # The same version of a row must always carry the same counts: a version is the number of
@@ -439,7 +524,7 @@ def verdict(store: str, scenario: Scenario, *, dead_letters: bool = True) -> Ver
         raw = int(sink.query_rows("SELECT count() FROM sferum.teacher_week")[0][0])
     finally:
         sink.close()
-    result = Verdict(teacher_week, registrations, scenario.truth, conflicting, raw)
+    result = Verdict(teacher_week, registrations, truth, staff_week, kpi, kpi_truth, conflicting, raw)
     if dead_letters:
         want = Counter((scenario.lines[i], reason) for i, reason in scenario.truth.rejected_lines.items())
         got = Counter(
@@ -462,16 +547,18 @@ def verdict(store: str, scenario: Scenario, *, dead_letters: bool = True) -> Ver
 
 
 def merge_stores(sources: list[str], target: str) -> tuple[int, list[tuple[Any, ...]]]:
-    """Copy every row version of ``teacher_week`` and ``registrations`` from the sources into a
+    """Copy every row version of ``teacher_week``, ``staff_week`` and ``registrations`` from the sources into a
     fresh store. One store is open at a time. Returns the teacher_week rows copied and the
     (week, teacher, version) written with different counts across all the sources (checked on
     the union before background merges of the target can drop any version)."""
     teacher_weeks: list[Any] = []
+    staff_weeks: list[Any] = []
     registrations: list[Any] = []
     for dsn in sources:
         sink = ClickHouseSink(dsn=dsn, database="sferum")
         try:
             teacher_weeks += sink.query_rows(f"SELECT {', '.join(TEACHER_WEEK_ALL)} FROM sferum.teacher_week")
+            staff_weeks += sink.query_rows(f"SELECT {', '.join(STAFF_WEEK_ALL)} FROM sferum.staff_week")
             registrations += sink.query_rows(f"SELECT {', '.join(REGISTRATION_ALL)} FROM sferum.registrations")
         finally:
             sink.close()
@@ -484,6 +571,8 @@ def merge_stores(sources: list[str], target: str) -> tuple[int, list[tuple[Any, 
         sink.ensure_schema()
         if teacher_weeks:
             sink.client.insert("sferum.teacher_week", teacher_weeks, column_names=TEACHER_WEEK_ALL)
+        if staff_weeks:
+            sink.client.insert("sferum.staff_week", staff_weeks, column_names=STAFF_WEEK_ALL)
         if registrations:
             sink.client.insert("sferum.registrations", registrations, column_names=REGISTRATION_ALL)
     finally:
@@ -581,7 +670,9 @@ class Report:
             lines += [
                 f"teacher_week rows: {len(r.teacher_week)} (oracle {len(r.truth.teacher_week)}), "
                 f"raw row versions written: {r.raw_rows}",
+                f"staff_week rows: {len(r.staff_week)} (oracle {len(r.truth.staff_week)})",
                 f"registrations: {len(r.registrations)} (oracle {len(r.truth.registrations)})",
+                f"kpi_unit_week rows: {len(r.kpi)} (oracle {len(r.kpi_truth)}), equal to the KPI oracle: {r.kpi_exact}",
                 f"rows with one version and different counts: {len(r.conflicting_versions)}",
                 f"dead letters: missing {sum(r.dead_letters_missing.values())}, "
                 f"unexpected {sum(r.dead_letters_unexpected.values())}, extra copies {r.dead_letters_extra_copies}, "
@@ -630,6 +721,7 @@ def _run_crash(
     rnd = random.Random(seed)
     scenario = Scenario.create(broker, base, events=events, seed=seed, weeks=weeks)
     report = Report("crash", len(scenario.lines))
+    scenario.load_registry(scenario.store())
     producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds or 5.0 * kills)
     producer.start()
     mid_run = 0
@@ -698,6 +790,8 @@ def _run_rebalance(
     started = time.monotonic()
     scenario = Scenario.create(broker, base, events=events, seed=seed, weeks=weeks)
     report = Report("rebalance", len(scenario.lines))
+    scenario.load_registry(scenario.store("a"))
+    scenario.load_registry(scenario.store("b"))
     producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds)
     producer.start()
     # Small batches and a longer flush interval: when A dies, B has to re-read several batches of
@@ -743,6 +837,8 @@ def _run_rebalance(
     merged = scenario.store("merged")
     copied, conflicts = merge_stores([scenario.store("a"), scenario.store("b")], merged)
     report.notes.append(f"row versions merged from A and B: {copied}")
+    # the indicators of the shared server: what load-registry computes over the merged rows
+    scenario.load_registry(merged)
     report.result = verdict(merged, scenario)
     report.result.conflicting_versions += conflicts
     report.seconds = time.monotonic() - started
@@ -765,6 +861,7 @@ def _run_outage(
     started = time.monotonic()
     scenario = Scenario.create(broker, base, events=events, seed=seed, weeks=weeks)
     report = Report("store outage", len(scenario.lines))
+    scenario.load_registry(scenario.store())
     scenario.produce_all()
     extra = {
         "SFERUM_BATCH_MAX_EVENTS": "1000",
@@ -828,11 +925,18 @@ def _run_broker_restart(
         raise FaultError(f"the broker at {broker} is not managed by deploy/local/kafka.sh: {status.stdout}")
     scenario = Scenario.create(broker, base, events=events, seed=seed, weeks=weeks)
     report = Report(f"broker {how}" + (" (worker --drain)" if drain else ""), len(scenario.lines))
+    scenario.load_registry(scenario.store())
     half = len(scenario.lines) if drain else len(scenario.lines) // 2
     first = Producer(broker, scenario.topic, scenario.lines[:half], seconds=0)
     first.start()
     first.finish()
-    worker = scenario.worker(drain=drain, SFERUM_BATCH_MAX_EVENTS="2000", SFERUM_FLUSH_INTERVAL_S="1")
+    refresh_s = 2.0  # the running worker's indicator refresh, waited for before it is stopped
+    worker = scenario.worker(
+        drain=drain,
+        SFERUM_BATCH_MAX_EVENTS="2000",
+        SFERUM_FLUSH_INTERVAL_S="1",
+        SFERUM_KPI_REFRESH_INTERVAL_S=str(refresh_s),
+    )
     report.runs += 1
     wait_for("the first commit", lambda: scenario.committed_total() > 0 or not worker.alive, 120, 0.1)
     before = scenario.committed_total()
@@ -864,6 +968,9 @@ def _run_broker_restart(
         except FaultError as exc:
             report.notes.append(str(exc))
         if worker.alive and scenario.fully_committed():
+            # the refresh after the last flush: the stored indicators are the worker's own, not
+            # recomputed here (a refresh still running at the SIGTERM would show as a difference)
+            time.sleep(5 * refresh_s)
             code = worker.terminate()
             report.notes.append(f"worker consumed everything after the restart; SIGTERM exit {code}")
             report.survived = True

@@ -1,6 +1,7 @@
 """Counts stay exact through faults (issue "Reliability"): repeated SIGKILLs of the worker, a
 rebalance in which a member dies, a ClickHouse outage, a broker restart. Each test compares
-``teacher_week FINAL`` and ``registrations FINAL`` with the independent oracle, checks that no
+``teacher_week FINAL``, ``staff_week FINAL`` and ``registrations FINAL`` with the independent
+oracle, ``kpi_unit_week`` (the registry loaded first) with the independent KPI oracle, checks that no
 row version was written with two different sets of counts, and that the dead-letter topic holds
 every expected rejection (at least once) and nothing else, but for events the oracle counted that
 were re-read after a fault and dead-lettered as ``late`` (reported in the summary: the worker
@@ -44,7 +45,11 @@ def assert_exact(report: Report) -> None:
     result = report.result
     assert result is not None
     assert result.teacher_week == result.truth.teacher_week, report.summary()
+    assert result.staff_week == result.truth.staff_week, report.summary()
     assert result.registrations == result.truth.registrations, report.summary()
+    # the indicators view, as the workers refreshed it, against the independent KPI oracle
+    assert len(result.kpi_truth) > 100, report.summary()
+    assert result.kpi_exact, report.summary()
     assert not result.conflicting_versions, report.summary()
     assert not result.dead_letters_missing, report.summary()
     assert not result.dead_letters_unexpected, report.summary()

@@ -32,6 +32,9 @@ class GenConfig:
     #: but the late ones fall in two weeks, and each late event is a message that follows, in the
     #: same topic, a message of that user in the second week.
     order_robust: bool = False
+    #: Municipalities' own accounts (``user_id`` = ``mun…``, role ``staff``) are active too, as
+    #: the seed defines an active municipality; off by default, which keeps the other data sets.
+    municipality_accounts: bool = False
 
 
 def _line(obj: dict[str, object]) -> bytes:
@@ -154,6 +157,15 @@ def generate(cfg: GenConfig) -> list[bytes]:
         timed.append((ts := g.ts(), _line(g.registration(f"sch{i:04d}", "school", ts))))
     for i in range(cfg.teachers // 150 + 1):
         timed.append((ts := g.ts(), _line(g.registration(f"mun{i:03d}", "municipality", ts))))
+
+    # municipalities' own accounts: every other one creates a chat and writes 2-5 messages, of
+    # random kinds: some of them reach a group chat and 3 group messages (active), some do not
+    if cfg.municipality_accounts:
+        for i in range(0, cfg.teachers // 150 + 1, 2):
+            account = f"mun{i:03d}"
+            timed.append((ts := g.ts(), _line(g.activity(account, "staff", ts, "chat_created"))))
+            for _ in range(rnd.randrange(2, 6)):
+                timed.append((ts := g.ts(), _line(g.activity(account, "staff", ts, "message_sent"))))
 
     # boundary instants: Monday 00:00:00.000 MSK starts a new week, 1 ms earlier is the old one
     for k, teacher in enumerate(g.teachers[:40]):
