@@ -269,11 +269,11 @@ def kill_leftover_workers() -> None:
 class Worker:
     """One ``python -m stream worker`` process, its output in a log file."""
 
-    def __init__(self, env: dict[str, str], log: Path, *, drain: bool = False) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, drain: bool = False, log_level: str = "warning") -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_") and k not in FAUST_ENV}
         self.log = log
         self._out = log.open("ab")
-        args = [*CLI, "worker", *(["--drain"] if drain else [])]
+        args = [*CLI, "--log-level", log_level, "worker", *(["--drain"] if drain else [])]
         self.proc = subprocess.Popen(args, env=clean | env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT)
         self.started = time.monotonic()
         _STARTED.append(self)
