@@ -129,17 +129,24 @@ class Restart:
     restored_s: float | None
     first_counted_s: float
     changelog_records: int
+    full_restore: bool  # an empty data dir: the whole changelog is read
 
     def summary(self) -> str:
-        restore = None
+        def sec(value: float | None) -> str:
+            return "?" if value is None else f"{value:.1f} s"
+
+        line = (
+            f"{self.mode}: partitions assigned after {sec(self.assigned_s)}, changelog restore done after "
+            f"{sec(self.restored_s)}, first counted event after {sec(self.first_counted_s)}"
+        )
         if self.assigned_s is not None and self.restored_s is not None:
             restore = self.restored_s - self.assigned_s
-        rate = f"{self.changelog_records / restore:,.0f} records/s" if restore else "n/a"
-        return (
-            f"{self.mode}: partitions assigned after {self.assigned_s} s, changelog restored after "
-            f"{self.restored_s} s (restore {restore if restore is None else round(restore, 1)} s, {rate} over "
-            f"{self.changelog_records} changelog records), first counted event after {self.first_counted_s:.1f} s"
-        )
+            line += f"; restore took {restore:.1f} s"
+            if self.full_restore and restore > 0:
+                line += f", {self.changelog_records / restore:,.0f} records/s over {self.changelog_records} records"
+            elif not self.full_restore:
+                line += " (RocksDB kept: only the changelog past its local offsets is read)"
+        return line
 
 
 def restart(scenario: Scenario, mode: str, node: str, probes: int, records: int) -> Restart:
@@ -162,6 +169,7 @@ def restart(scenario: Scenario, mode: str, node: str, probes: int, records: int)
         or _log_seconds(log, "Recovery complete", started_wall, skip),
         first,
         records,
+        full_restore=node != "a",
     )
 
 
