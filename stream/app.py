@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP, StreamT
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
@@ -15,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sinks.clickhouse import ClickHouseSink
 from stream.batch import DeadLetter
 from stream.changelog import DurableTable
+from stream.faust_sensors import setup_sensors
 from stream.flow import ResumeOnceFlowControl
 from stream.metrics import Metrics
 from stream.pipeline import Pipeline, dead_letter_message
@@ -83,7 +83,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry, topics=settings.consumed_topics)
     # Faust's own sensors, on the same registry, and the /metrics page of its web server.
-    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="sferum_faust")
+    setup_sensors(app, registry=registry, name_prefix="sferum_faust")
     pipeline = Pipeline(
         settings=settings,
         sink=ClickHouseSink(**settings.sink_options),
