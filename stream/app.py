@@ -62,6 +62,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         # input topic has acks disabled, so Faust's own commits have nothing to commit.
         stream_wait_empty=False,
         producer_acks=-1,
+        producer_linger=settings.producer_linger_s,
         table_cleanup_interval=3600.0,
         Table=DurableTable,  # a flush waits for the changelog: see stream.changelog
     )

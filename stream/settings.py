@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     flush_max_pending_events: int = Field(default=200_000, ge=1)
     flush_retry_initial_s: float = Field(default=0.5, gt=0)
     flush_retry_max_s: float = Field(default=30.0, gt=0)
+    #: How long the Kafka producer (state changelog, dead letters) waits to fill a batch: one
+    #: produce request per batch of a partition instead of one per few messages.
+    producer_linger_s: float = Field(default=0.02, ge=0, le=1)
     #: How often the worker recomputes the stored indicators (kpi_unit_week) for changed weeks.
     kpi_refresh_interval_s: float = Field(default=30.0, gt=0)
 
