@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
-TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "39092"))
+TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "19092"))
 CLI = [sys.executable, "-m", "stream"]
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up, start a local Kafka broker for the tests (port 39092), run every test, stop the broker.
+# Set up, start a local Kafka broker for the tests (port 19092: below the ephemeral range
+# 32768-60999, so no client socket can hold it when the broker binds), run every test, stop it.
 # Integration tests never skip: a broker that cannot start is a failure.
 #
 # usage: deploy/local/test.sh [PYTEST ARGS...]
@@ -7,7 +8,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${SFERUM_VENV:-$ROOT/.venv}
-export SFERUM_TEST_KAFKA_PORT=${SFERUM_TEST_KAFKA_PORT:-39092}
+export SFERUM_TEST_KAFKA_PORT=${SFERUM_TEST_KAFKA_PORT:-19092}
 
 bash "$ROOT/deploy/local/setup.sh"
 
