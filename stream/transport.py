@@ -28,9 +28,13 @@ class ExactConsumerThread(AIOKafkaConsumerThread):
         consumer = self._ensure_consumer()
         committed: Mapping[Any, int | None] = await consumer.seek_to_committed()
         changelogs = self.app.tables.changelog_topics
-        never = [tp for tp, offset in committed.items() if offset is None and tp.topic not in changelogs]
+        never = []
         for tp, offset in committed.items():
-            if offset == 0 and tp.topic not in changelogs:
+            if tp.topic in changelogs or offset:  # Faust's recovery / aiokafka have sought these
+                continue
+            if offset is None:
+                never.append(tp)
+            else:
                 consumer.seek(tp, 0)
         if never:
             await consumer.seek_to_beginning(*never)
