@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sinks.clickhouse import ClickHouseSink
 from stream.batch import DeadLetter
 from stream.changelog import DurableTable
+from stream.delivery import BulkSink
 from stream.faust_sensors import setup_sensors
 from stream.flow import ResumeOnceFlowControl
 from stream.metrics import Metrics
@@ -35,6 +36,10 @@ class SferumApp(faust.App):
     """Faust's app with the consumer transport that re-reads every partition after a rebalance
     (``stream.transport``) and the flow control that keeps queued messages when the flow is
     resumed while running (``stream.flow``)."""
+
+    #: Where the consumer's fetch loop hands the input messages, in bulk (``stream.delivery``);
+    #: None: Faust's conductor and the agent's stream, one by one.
+    bulk_sink: BulkSink | None = None
 
     def _new_transport(self) -> ExactTransport:
         return ExactTransport(self.conf.broker_consumer, self)
@@ -81,6 +86,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     async def flush_producer() -> None:
         await app.producer.flush()
 
+    async def producer_ebb() -> None:
+        buffer = app.producer.buffer
+        while buffer.size > settings.producer_max_buffered:
+            await buffer.flush_atmost(buffer.size - settings.producer_max_buffered)
+
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry, topics=settings.consumed_topics)
     # Faust's own sensors, on the same registry, and the /metrics page of its web server.
@@ -94,7 +104,10 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         send_dead_letter=send_dead_letter,
         highwaters=lambda *tps: app.consumer.highwaters(*tps),
         changelog_sent=table.take_sent,
+        producer_ebb=producer_ebb,
     )
+    if settings.delivery == "bulk":
+        app.bulk_sink = pipeline
     pipeline.attach_table(table)
 
     def consumer_lag() -> list[tuple[str, int, int]]:
@@ -121,10 +134,12 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         owned = [tp for tp in app.consumer.assignment() if tp.topic in settings.consumed_topics]
         metrics.assigned.set(len(owned))
 
+    # The input topics' subscriber. With bulk delivery its stream receives nothing: the consumer
+    # hands the messages to the pipeline itself.
     @app.agent(source, name="count-teacher-weeks")
     async def count(stream: StreamT) -> None:
         async for events in stream.take_events(settings.batch_max_events, within=settings.batch_window_s):
-            await pipeline.on_batch(events)
+            await pipeline.on_batch([event.message for event in events])
 
     @app.timer(interval=settings.flush_interval_s)
     async def flush_timer() -> None:

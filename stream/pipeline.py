@@ -22,12 +22,12 @@ import hashlib
 import logging
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from faust.streams import _current_event  # the context variable Faust's tables read
-from faust.types import TP, EventT
+from faust.types import TP, Message
 
 from sinks.clickhouse import ClickHouseSink, StoreError, first_line
 from sinks.kpi import refresh_kpi
@@ -42,26 +42,41 @@ from stream.week import WeekCalendar, week_date
 log = logging.getLogger(__name__)
 
 
+class _Current:
+    """What Faust's table and store read from the "current event": its ``message``."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+
 class TableState:
     """Per-user state in a Faust table. The table (and its store) take the partition from the
     current event, a context variable of the running task: before each access it is set to one
-    of that user's events.
+    of that user's messages.
 
-    Only the context variable is set, never the stream's ``current_event`` attribute: the task
+    Only the context variable is set, never a stream's ``current_event`` attribute: the task
     that fills ``take_events``' buffer reads that attribute after waiting for a batch to be
     processed, and when the batch had changed it, the buffer got an event of the old batch in
     place of the new message (one message lost, another delivered twice, under load)."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
+        self._current: _Current | None = None  # the context variable holds a weak reference
 
-    def get(self, user_id: str, origin: Any) -> bytes | None:
-        _current_event.set(weakref.ref(origin))
+    def _set_current(self, origin: Message) -> None:
+        if self._current is None or self._current.message is not origin:
+            self._current = _Current(origin)
+            _current_event.set(weakref.ref(self._current))
+
+    def get(self, user_id: str, origin: Message) -> bytes | None:
+        self._set_current(origin)
         value: bytes | None = self._table.get(user_id.encode())
         return value
 
-    def put(self, user_id: str, origin: Any, value: bytes) -> None:
-        _current_event.set(weakref.ref(origin))
+    def put(self, user_id: str, origin: Message, value: bytes) -> None:
+        self._set_current(origin)
         self._table[user_id.encode()] = value
 
 
@@ -77,6 +92,7 @@ class Pipeline:
         send_dead_letter: Any,
         highwaters: Any = None,
         changelog_sent: Any = list,
+        producer_ebb: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -89,6 +105,9 @@ class Pipeline:
         self._highwaters = highwaters
         #: Takes the futures of the state's changelog sends since the last call.
         self._changelog_sent = changelog_sent
+        #: Waits while the producer's buffer is too full (Faust's conductor does it per message).
+        self._producer_ebb = producer_ebb or _nothing
+        self.topics = frozenset(settings.consumed_topics)
         #: Set when a state change never reached the changelog: committing offsets after it
         #: could skip events whose state is lost, so no offset is committed until a restart.
         self.commits_blocked = False
@@ -112,16 +131,15 @@ class Pipeline:
         #: does not know what changed before it started, so its first refresh covers every week.
         self._refresh_from: int | None = 0
 
-    def _is_holding(self, origin: Any) -> bool:
-        message = origin.message
+    def _is_holding(self, message: Message) -> bool:
         return bool(message.offset + 1 < self._hold_until.get(message.tp, 0))
 
     def forget_partitions(self) -> None:
         """On a new assignment: every partition is held again until read past its end offset."""
         self._hold_until = {}
 
-    async def _learn_end_offsets(self, events: Sequence[EventT]) -> None:
-        unknown = {e.message.tp for e in events} - self._hold_until.keys()
+    async def _learn_end_offsets(self, messages: Sequence[Message]) -> None:
+        unknown = {m.tp for m in messages} - self._hold_until.keys()
         if unknown and self._highwaters is not None:
             ends = await self._highwaters(*unknown)
             for tp in unknown:
@@ -130,18 +148,30 @@ class Pipeline:
     def attach_table(self, table: Any) -> None:
         self._table = table
 
-    async def on_batch(self, events: Sequence[EventT]) -> None:
+    async def deliver(self, messages: Sequence[Message], is_current: Callable[[], bool]) -> None:
+        """One fetch of the input topics (``stream.delivery``), in batches of at most
+        ``batch_max_events``; then wait while the producer holds too many unsent messages."""
+        size = self.settings.batch_max_events
+        for start in range(0, len(messages), size):
+            await self.on_batch(messages[start : start + size], is_current)
+        await self._producer_ebb()
+
+    async def on_batch(self, messages: Sequence[Message], is_current: Callable[[], bool] = lambda: True) -> None:
+        """Apply a batch of input messages, unless ``is_current()`` is false by then (a
+        rebalance began after they were fetched: they are read again after it)."""
         if self._pending_events >= self.settings.flush_max_pending_events:
             await self.flush()  # backpressure: bound what is held before it is durable
-        log.debug("batch of %d events", len(events))
-        await self._learn_end_offsets(events)
+        log.debug("batch of %d events", len(messages))
+        await self._learn_end_offsets(messages)
         async with self._lock:
-            records = [Record(e.value if e.value is not None else b"", e.key, e) for e in events]
+            if not is_current():
+                log.debug("dropped a batch of %d events fetched before a rebalance", len(messages))
+                return
+            records = [Record(m.value if m.value is not None else b"", m.key, m) for m in messages]
             outcome = self.processor.process(records, TableState(self._table))
             offsets = self._pending_offsets
             newest: dict[int, int] = {}
-            for event, etype, ts in zip(events, outcome.record_types, outcome.record_ts, strict=True):
-                message = event.message
+            for message, etype, ts in zip(messages, outcome.record_types, outcome.record_ts, strict=True):
                 self.metrics.consumed.labels(message.topic, etype).inc()
                 if offsets.get(message.tp, -1) <= message.offset:
                     offsets[message.tp] = message.offset + 1
@@ -149,7 +179,7 @@ class Pipeline:
                 if ts > newest.get(message.partition, -1):
                     newest[message.partition] = ts
             self.metrics.clock.observe(newest)
-            self._pending_events += len(events)
+            self._pending_events += len(messages)
             # every metric of the batch changes before the first await: a scrape sees all or none
             self.metrics.record(outcome.tally, outcome.counted_by_type)
             self._set_pending_gauge()
@@ -265,6 +295,10 @@ class Pipeline:
         self._executor.shutdown(wait=True)
 
 
+async def _nothing() -> None:
+    return None
+
+
 #: The most bytes of an original message a dead letter carries. Only a ``too_large`` message can
 #: be longer than ``SFERUM_MAX_EVENT_BYTES`` (64 KiB); the producer refuses a record over its
 #: request size (1 MB), and the broker one over its ``message.max.bytes`` (about 1 MB): sending a
@@ -273,7 +307,7 @@ DEAD_LETTER_MAX_BYTES = 512 * 1024
 
 
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    message = letter.record.origin.message
+    message = letter.record.origin
     return [
         ("reason", letter.reason.encode()),
         ("detail", letter.detail.encode()),

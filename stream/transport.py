@@ -18,6 +18,8 @@ from typing import Any
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
 from faust.types import TP
 
+from stream.delivery import BulkDelivery
+
 
 class ExactConsumerThread(AIOKafkaConsumerThread):
     async def seek_to_committed(self) -> Mapping[TP, int]:
@@ -41,7 +43,9 @@ class ExactConsumerThread(AIOKafkaConsumerThread):
         return committed  # type: ignore[return-value]
 
 
-class ExactConsumer(Consumer):
+class ExactConsumer(BulkDelivery, Consumer):  # type: ignore[misc]
+    """Seeks back after rebalances (above) and delivers input messages in bulk (``stream.delivery``)."""
+
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

@@ -27,13 +27,8 @@ class Message:
         return self.tp.partition
 
 
-@dataclass
-class FakeEvent:
-    message: Message
-
-
 def letter(value: bytes) -> DeadLetter:
-    return DeadLetter(Record(value, b"k", FakeEvent(Message(TP("events", 0), 7))), "too_large", "big")
+    return DeadLetter(Record(value, b"k", Message(TP("events", 0), 7)), "too_large", "big")
 
 
 def test_a_dead_letter_within_the_limit_carries_the_original_bytes() -> None:

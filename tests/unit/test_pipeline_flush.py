@@ -93,3 +93,37 @@ def test_a_failed_changelog_send_blocks_this_and_every_later_commit() -> None:
         assert h.failures() == 2
 
     asyncio.run(scenario())
+
+
+class InputMessage:
+    """A fetched input message, as the pipeline reads it."""
+
+    def __init__(self, offset: int, value: bytes) -> None:
+        self.tp, self.topic, self.partition = PARTITION, PARTITION.topic, PARTITION.partition
+        self.offset, self.key, self.value = offset, b"t1", value
+
+
+def teacher_message(offset: int) -> InputMessage:
+    # a teacher's group message on Tuesday 2024-03-05 12:00 MSK, long past: not "future"
+    event = (
+        f'{{"schema_version":1,"event_id":"e{offset}","type":"message_sent","ts":1709629200000,"user_id":"t1",'
+        '"role":"teacher","chat_id":"c1","chat_kind":"group"}'
+    )
+    return InputMessage(offset, event.encode())
+
+
+def test_a_batch_fetched_before_a_rebalance_is_dropped_unapplied() -> None:
+    async def scenario() -> None:
+        h = Harness()
+        state: dict[bytes, bytes] = {}
+        h.pipeline.attach_table(state)
+        h.pipeline._hold_until[PARTITION] = 0
+        await h.pipeline.on_batch([teacher_message(0), teacher_message(1)], lambda: False)
+        assert state == {} and h.pipeline._pending_offsets == {} and len(h.pipeline.processor.pending) == 0
+        await h.pipeline.on_batch([teacher_message(0), teacher_message(1)], lambda: True)
+        assert list(state) == [b"t1"]
+        assert h.pipeline._pending_offsets == {PARTITION: 2}
+        [row] = h.pipeline.processor.pending.teacher_weeks.values()
+        assert (row.group_messages, row.chat_messages, row.version) == (2, 2, 2)
+
+    asyncio.run(scenario())
