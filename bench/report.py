@@ -141,6 +141,12 @@ def render(report: BenchReport, console: Console) -> None:
     for m in report.measures:
         if m.note:
             console.print(f"  {m.key}: {m.note}", highlight=False)
+    bulk, stream = report.rate("W"), report.rate("Ws")
+    if bulk and stream:
+        console.print(
+            f"  W/Ws = {ratio(bulk, stream)}: bulk delivery from the fetch loop against Faust's per-message stream",
+            highlight=False,
+        )
     if report.checks:
         checks = Table(title="teacher_week FINAL of each store (W is the reference)")
         for name in ("store", "rows", "Σ chats, group msgs, chat msgs, calls, version", "same rows as W"):

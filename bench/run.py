@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--broker", default="127.0.0.1:9092", help="host:port of a broker for the bench alone")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the fresh topic")
     parser.add_argument("--workers-scaling", action="store_true", help="also W with 2 workers (own stores)")
+    parser.add_argument(
+        "--compare-stream",
+        action="store_true",
+        help="also W with SFERUM_DELIVERY=stream (Faust's per-message delivery), side by side",
+    )
     parser.add_argument("--rss", action="store_true", help="W's peak RSS per 100,000 live teacher-weeks")
     parser.add_argument("--latency", action="store_true", help="produced→visible p50/p99 at a steady rate")
     parser.add_argument("--latency-rate", type=int, default=5_000, help="events/s for --latency")
@@ -100,7 +105,7 @@ class Bench:
 
     # child processes ----------------------------------------------------------------------------
 
-    def worker_spec(self, name: str, group: str, topic: str, *, drain: bool) -> Spec:
+    def worker_spec(self, name: str, group: str, topic: str, *, drain: bool, delivery: str = "bulk") -> Spec:
         port = free_port()
         env = clean_env(
             {
@@ -112,6 +117,7 @@ class Bench:
                 "SFERUM_DATA_DIR": str(self.workdir / name / "data"),
                 "SFERUM_STORE": self.store(name),
                 "SFERUM_WEB_PORT": str(port),
+                "SFERUM_DELIVERY": delivery,
             }
         )
         argv = [sys.executable, "-m", "stream", "worker", *(["--drain"] if drain else [])]
@@ -129,9 +135,10 @@ class Bench:
                 raise RuntimeError(f"{what} exited with {run.returncode}:\n{run.tail()}")
         return runs
 
-    def workers(self, count: int, events: int) -> tuple[Measure, list[Run]]:
-        names = ["w1"] if count == 1 else [f"w{count}{chr(97 + i)}" for i in range(count)]
-        specs = [self.worker_spec(name, f"w{count}", self.topic, drain=True) for name in names]
+    def workers(self, count: int, events: int, *, delivery: str = "bulk") -> tuple[Measure, list[Run]]:
+        prefix = "w" if delivery == "bulk" else "ws"
+        names = [f"{prefix}1"] if count == 1 else [f"{prefix}{count}{chr(97 + i)}" for i in range(count)]
+        specs = [self.worker_spec(n, f"{prefix}{count}", self.topic, drain=True, delivery=delivery) for n in names]
         runs = self.checked(watch([start(s) for s in specs], expected_events=events, timeout_s=self.timeout_s()), "W")
         spawned = min(r.spawned for r in runs)
         exited = max(r.exited for r in runs)
@@ -139,8 +146,9 @@ class Bench:
         first = min(firsts) if firsts else None
         consumed = runs[0].all_consumed
         measure = Measure(
-            key="W" if count == 1 else f"W×{count}",
-            label=f"worker --drain, {count} process{'es' if count > 1 else ''}",
+            key=("W" if delivery == "bulk" else "Ws") + ("" if count == 1 else f"×{count}"),
+            label=f"worker --drain, {count} process{'es' if count > 1 else ''}"
+            + ("" if delivery == "bulk" else ", SFERUM_DELIVERY=stream"),
             events=events,
             wall_s=exited - spawned,
             startup_s=None if first is None else first - spawned,
@@ -233,6 +241,11 @@ class Bench:
         self.say("R: replay")
         report.measures.append(self.replay(data))
         stores = {"W": ("w1",), "Q": ("q",), "R": ("r",)}
+        if args.compare_stream:
+            self.say("Ws: worker --drain with Faust's per-message delivery")
+            ws, ws_runs = self.workers(1, data.events, delivery="stream")
+            report.measures.append(ws)
+            stores["Ws"] = tuple(r.spec.log.stem for r in ws_runs)
         if args.workers_scaling:
             self.say("W×2: two workers, one group, own stores")
             w2, w2_runs = self.workers(2, data.events)

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from sinks.clickhouse import ClickHouseSink
 from stream.batch import DeadLetter
-from stream.changelog import DurableTable
+from stream.changelog import ChangelogWriter
 from stream.delivery import BulkSink
 from stream.faust_sensors import setup_sensors
 from stream.flow import ResumeOnceFlowControl
@@ -69,7 +69,9 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         producer_acks=-1,
         producer_linger=settings.producer_linger_s,
         table_cleanup_interval=3600.0,
-        Table=DurableTable,  # a flush waits for the changelog: see stream.changelog
+        # record batches of the state changelog (stream.changelog) up to 256 KiB, under the
+        # producer's 1 MB request limit
+        producer_max_batch_size=256 * 1024,
     )
     source = app.topic(*settings.consumed_topics, schema=raw_schema(), acks=False)
     dead_letters = app.topic(settings.dead_letter_topic, schema=raw_schema())
@@ -103,7 +105,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         flush_producer=flush_producer,
         send_dead_letter=send_dead_letter,
         highwaters=lambda *tps: app.consumer.highwaters(*tps),
-        changelog_sent=table.take_sent,
+        changelog=ChangelogWriter(table, lambda: app.producer._ensure_producer()),
         producer_ebb=producer_ebb,
     )
     if settings.delivery == "bulk":

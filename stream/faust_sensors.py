@@ -19,19 +19,19 @@ from prometheus_client import CollectorRegistry
 class CachedPrometheusMonitor(PrometheusMonitor):
     def __init__(self, metrics: FaustMetrics, **kwargs: Any) -> None:
         super().__init__(metrics, **kwargs)
-        self._children: dict[tuple[int, tuple[Any, ...]], Any] = {}
+        self._labelled: dict[tuple[int, tuple[Any, ...]], Any] = {}
         self._stream_children: dict[StreamT, Any] = {}
 
     def _child(self, metric: Any, *labels: Any, **named: Any) -> Any:
         key = (id(metric), (*labels, *named.values()))
-        child = self._children.get(key)
+        child = self._labelled.get(key)
         if child is None:
-            child = self._children[key] = metric.labels(*labels, **named)
+            child = self._labelled[key] = metric.labels(*labels, **named)
         return child
 
     def _clear_partition_related_metrics(self) -> None:
         super()._clear_partition_related_metrics()  # removes the labelled children: look them up again
-        self._children.clear()
+        self._labelled.clear()
         self._stream_children.clear()
 
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:

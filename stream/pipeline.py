@@ -52,17 +52,18 @@ class _Current:
 
 
 class TableState:
-    """Per-user state in a Faust table. The table (and its store) take the partition from the
-    current event, a context variable of the running task: before each access it is set to one
-    of that user's messages.
+    """Per-user state in a Faust table's store, its changes collected for the changelog
+    (``stream.changelog``). The store takes the partition from the current event, a context
+    variable of the running task: before each access it is set to one of that user's messages.
 
     Only the context variable is set, never a stream's ``current_event`` attribute: the task
     that fills ``take_events``' buffer reads that attribute after waiting for a batch to be
     processed, and when the batch had changed it, the buffer got an event of the old batch in
     place of the new message (one message lost, another delivered twice, under load)."""
 
-    def __init__(self, table: Any) -> None:
-        self._table = table
+    def __init__(self, table: Any, changelog: Any) -> None:
+        self._store = table.data  # written directly: the changelog is sent by ``changelog``
+        self._changelog = changelog
         self._current: _Current | None = None  # the context variable holds a weak reference
 
     def _set_current(self, origin: Message) -> None:
@@ -72,12 +73,14 @@ class TableState:
 
     def get(self, user_id: str, origin: Message) -> bytes | None:
         self._set_current(origin)
-        value: bytes | None = self._table.get(user_id.encode())
+        value: bytes | None = self._store.get(user_id.encode())
         return value
 
     def put(self, user_id: str, origin: Message, value: bytes) -> None:
         self._set_current(origin)
-        self._table[user_id.encode()] = value
+        key = user_id.encode()
+        self._store[key] = value
+        self._changelog.add(origin.partition, key, value)
 
 
 class Pipeline:
@@ -91,7 +94,7 @@ class Pipeline:
         flush_producer: Any,
         send_dead_letter: Any,
         highwaters: Any = None,
-        changelog_sent: Any = list,
+        changelog: Any,
         producer_ebb: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
@@ -103,8 +106,8 @@ class Pipeline:
         self._flush_producer = flush_producer
         self._send_dead_letter = send_dead_letter
         self._highwaters = highwaters
-        #: Takes the futures of the state's changelog sends since the last call.
-        self._changelog_sent = changelog_sent
+        #: Collects and sends the state's changelog (``stream.changelog.ChangelogWriter``).
+        self._changelog = changelog
         #: Waits while the producer's buffer is too full (Faust's conductor does it per message).
         self._producer_ebb = producer_ebb or _nothing
         self.topics = frozenset(settings.consumed_topics)
@@ -168,7 +171,8 @@ class Pipeline:
                 log.debug("dropped a batch of %d events fetched before a rebalance", len(messages))
                 return
             records = [Record(m.value if m.value is not None else b"", m.key, m) for m in messages]
-            outcome = self.processor.process(records, TableState(self._table))
+            outcome = self.processor.process(records, TableState(self._table, self._changelog))
+            await self._changelog.send()
             offsets = self._pending_offsets
             newest: dict[int, int] = {}
             for message, etype, ts in zip(messages, outcome.record_types, outcome.record_ts, strict=True):
@@ -195,7 +199,7 @@ class Pipeline:
             async with self._lock:
                 rows = self.processor.take_pending()
                 offsets, self._pending_offsets = self._pending_offsets, {}
-                sent = [*self._changelog_sent(), *self._dead_letters_sent]
+                sent = [*self._changelog.take_sent(), *self._dead_letters_sent]
                 self._dead_letters_sent = []
                 self._pending_events = 0
             if not rows and not offsets and not sent:

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     level_high: float = Field(default=0.70, ge=0, le=1)
 
     # Worker web server (metrics)
-    web_port: int = Field(default=6066, ge=0, le=65535)
+    web_port: int = Field(default=6066, ge=1, le=65535)
     #: 127.0.0.1 on a workstation; 0.0.0.0 in a container, so Prometheus and probes reach it.
     web_bind: str = "127.0.0.1"
     web_enabled: bool = True

@@ -64,8 +64,17 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
     if drain:
         log.info("draining %d partitions up to %d messages", len(targets), sum(e - b for b, e in targets.values()))
 
+        async def flush_when_applied() -> None:
+            """Once this worker has applied its partitions' input, flush now, not at the next tick."""
+            owned = {TopicPartition(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+            mine = {tp: offsets for tp, offsets in targets.items() if tp in owned}
+            processed = {TopicPartition(tp.topic, tp.partition): n for tp, n in pipeline.processed.items()}
+            if mine and drained(mine, processed):
+                await pipeline.flush()
+
         @app.timer(interval=DRAIN_CHECK_INTERVAL_S)
         async def check_drained() -> None:
+            await flush_when_applied()
             try:
                 committed = await committed_offsets(settings, settings.app_id)
             except (BrokerUnavailable, KafkaError) as exc:  # a broker restart: ask again next time

@@ -4,6 +4,7 @@ of the events they cover; a send that failed stops every later commit."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 from faust.types import TP
@@ -39,9 +40,18 @@ class Harness:
         async def send_dead_letter(letter: Any) -> None:
             return None
 
-        def changelog_sent() -> list[asyncio.Future[Any]]:
-            sent, self.changelog = self.changelog, []
-            return sent
+        harness = self
+
+        class Changelog:
+            def add(self, partition: int, key: bytes, value: bytes) -> None:
+                pass
+
+            async def send(self) -> None:
+                pass
+
+            def take_sent(self) -> list[asyncio.Future[Any]]:
+                sent, harness.changelog = harness.changelog, []
+                return sent
 
         self.pipeline = Pipeline(
             settings=Settings(),
@@ -50,7 +60,7 @@ class Harness:
             commit=commit,
             flush_producer=flush_producer,
             send_dead_letter=send_dead_letter,
-            changelog_sent=changelog_sent,
+            changelog=Changelog(),
         )
 
     def processed_up_to(self, offset: int) -> asyncio.Future[Any]:
@@ -116,7 +126,7 @@ def test_a_batch_fetched_before_a_rebalance_is_dropped_unapplied() -> None:
     async def scenario() -> None:
         h = Harness()
         state: dict[bytes, bytes] = {}
-        h.pipeline.attach_table(state)
+        h.pipeline.attach_table(SimpleNamespace(data=state))
         h.pipeline._hold_until[PARTITION] = 0
         await h.pipeline.on_batch([teacher_message(0), teacher_message(1)], lambda: False)
         assert state == {} and h.pipeline._pending_offsets == {} and len(h.pipeline.processor.pending) == 0
