@@ -33,6 +33,7 @@ class CachedPrometheusMonitor(PrometheusMonitor):
         super()._clear_partition_related_metrics()  # removes the labelled children: look them up again
         self._labelled.clear()
         self._stream_children.clear()
+        self.tp_end_offsets.clear()  # so that track_tp_end_offset sets the new children
 
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
         Monitor.on_message_in(self, tp, offset, message)
@@ -67,6 +68,9 @@ class CachedPrometheusMonitor(PrometheusMonitor):
         return Monitor.on_send_initiated(self, producer, topic, message, keysize, valsize)
 
     def track_tp_end_offset(self, tp: TP, offset: int) -> None:
+        # Faust calls this for every message fetched, mostly with the same highwater as before
+        if self.tp_end_offsets.get(tp) == offset:
+            return
         Monitor.track_tp_end_offset(self, tp, offset)
         self._child(self._metrics.topic_partition_end_offset, topic=tp.topic, partition=tp.partition).set(offset)
 

@@ -22,6 +22,7 @@ import hashlib
 import logging
 import time
 import weakref
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -175,14 +176,17 @@ class Pipeline:
             await self._changelog.send()
             offsets = self._pending_offsets
             newest: dict[int, int] = {}
+            consumed: Counter[tuple[str, str]] = Counter()
             for message, etype, ts in zip(messages, outcome.record_types, outcome.record_ts, strict=True):
-                self.metrics.consumed.labels(message.topic, etype).inc()
+                consumed[(message.topic, etype)] += 1
                 if offsets.get(message.tp, -1) <= message.offset:
                     offsets[message.tp] = message.offset + 1
                     self.processed[message.tp] = message.offset + 1
                 if ts > newest.get(message.partition, -1):
                     newest[message.partition] = ts
             self.metrics.clock.observe(newest)
+            for (topic, etype), count in consumed.items():
+                self.metrics.consumed.labels(topic, etype).inc(count)
             self._pending_events += len(messages)
             # every metric of the batch changes before the first await: a scrape sees all or none
             self.metrics.record(outcome.tally, outcome.counted_by_type)
