@@ -147,6 +147,12 @@ def render(report: BenchReport, console: Console) -> None:
             f"  W/Ws = {ratio(bulk, stream)}: bulk delivery from the fetch loop against Faust's per-message stream",
             highlight=False,
         )
+    ceiling = report.rate("F")
+    if bulk and ceiling:
+        console.print(
+            f"  W/F = {ratio(bulk, ceiling)}: the worker against a Faust agent that only counts its messages",
+            highlight=False,
+        )
     if report.checks:
         checks = Table(title="teacher_week FINAL of each store (W is the reference)")
         for name in ("store", "rows", "Σ chats, group msgs, chat msgs, calls, version", "same rows as W"):

@@ -71,6 +71,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also W with SFERUM_DELIVERY=stream (Faust's per-message delivery), side by side",
     )
+    parser.add_argument(
+        "--faust-ceiling",
+        action="store_true",
+        help="also F: a Faust agent that only counts its messages (bench/peers/faust_noop.py)",
+    )
     parser.add_argument("--rss", action="store_true", help="W's peak RSS per 100,000 live teacher-weeks")
     parser.add_argument("--latency", action="store_true", help="produced→visible p50/p99 at a steady rate")
     parser.add_argument("--latency-rate", type=int, default=5_000, help="events/s for --latency")
@@ -181,6 +186,25 @@ class Bench:
             note=f"teacher_week only; then {run.exited - last:.1f} s to the last flush and exit",
         )
 
+    def faust_ceiling(self, events: int) -> Measure:
+        argv = [sys.executable, "-m", "bench.peers.faust_noop", "--broker", self.args.broker, "--topic", self.topic]
+        argv += ["--group", f"{self.run_id}-f", "--events", str(events), "--data-dir", str(self.workdir / "f")]
+        run = self.checked(watch([start(Spec(argv, clean_env({}), self.workdir / "f.log"))]), "F")[0]
+        out = json_stdout(run)
+        first, last = out.get("first_event_at"), out.get("last_event_at")
+        assert isinstance(first, float) and isinstance(last, float), out
+        return Measure(
+            key="F",
+            label="Faust agent that only counts (per-message delivery)",
+            events=events,
+            wall_s=run.wall_s,
+            startup_s=first - run.spawned,
+            processing_s=last - first,
+            cpu_s=run.cpu_s,
+            peak_rss=run.peak_rss,
+            note="bench/peers/faust_noop.py: no decoding, state or store; the ceiling of SFERUM_DELIVERY=stream",
+        )
+
     def replay(self, data: BenchData) -> Measure:
         letters = str(self.workdir / "r.dead-letter")
         argv = [sys.executable, "-m", "stream", "replay", "--json", "--dead-letter", letters, str(data.path)]
@@ -241,6 +265,9 @@ class Bench:
         self.say("R: replay")
         report.measures.append(self.replay(data))
         stores = {"W": ("w1",), "Q": ("q",), "R": ("r",)}
+        if args.faust_ceiling:
+            self.say("F: a Faust agent that only counts")
+            report.measures.append(self.faust_ceiling(data.events))
         if args.compare_stream:
             self.say("Ws: worker --drain with Faust's per-message delivery")
             ws, ws_runs = self.workers(1, data.events, delivery="stream")
