@@ -58,11 +58,16 @@ def test_generated_set_has_what_the_acceptance_asks_for(mixed: tuple[Path, list[
     assert truth.consumed == truth.counted + truth.ignored + truth.duplicates + sum(truth.rejected.values())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["bulk", "stream"])
 def worker_result(
-    mixed: tuple[Path, list[bytes], Expected], broker: str, tmp_path_factory: pytest.TempPathFactory
+    mixed: tuple[Path, list[bytes], Expected],
+    broker: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> tuple[str, list[tuple[bytes, str]], float]:
-    """One mixed topic: Kafka orders each user's events exactly as the file does."""
+    """One mixed topic: Kafka orders each user's events exactly as the file does. Both ways of
+    delivering the input (``SFERUM_DELIVERY``): the fetch loop's bulk batches (the default) and
+    Faust's agent stream."""
     path, lines, truth = mixed
     base = tmp_path_factory.mktemp("worker")
     name = f"mixed{int(time.time() * 1000) % 10**9}"
@@ -74,6 +79,7 @@ def worker_result(
         "SFERUM_DATA_DIR": str(base / "data"),
         "SFERUM_STORE": f"chdb://{base / 'store'}",
         "SFERUM_WEB_PORT": str(free_port()),
+        "SFERUM_DELIVERY": request.param,
     }
     produced = run_cli("produce", "--topic", f"{name}.events", str(path), env=env)
     assert produced.returncode == 0, produced.stderr[-3000:]
@@ -86,7 +92,8 @@ def worker_result(
     for _, headers in letters:
         assert headers["source_topic"] == f"{name}.events"
         assert int(headers["source_offset"]) >= 0 and headers["detail"]
-    print(f"\nworker --drain: {len(lines)} lines in {seconds:.1f} s = {len(lines) / seconds:.0f} events/s")
+    rate = len(lines) / seconds
+    print(f"\nworker --drain ({request.param}): {len(lines)} lines in {seconds:.1f} s = {rate:.0f} events/s")
     return env["SFERUM_STORE"], got, seconds
 
 
