@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,12 +86,29 @@ def test_metrics_match_what_the_worker_processed(broker: str, unique: str, tmp_p
         assert partitions == {"0", "1", "2", "3"}
         assert all(s.value > 0 for s in families["sferum_event_lag_seconds"])
         assert any(name.startswith("sferum_faust_") for name in families)  # Faust's own sensors
+        ids = _ids_in(lines)
         for family in families.values():  # labels from small fixed sets only: no ids of people
             for s in family:
-                assert not any(v.startswith(("t0", "s0", "p0", "ev-")) for v in s.labels.values()), s
+                assert not set(s.labels.values()) & ids, s
+                # the generator's id shapes; topic names are configuration (this one is random)
+                values = [v for name, v in s.labels.items() if name != "topic"]
+                assert not any(v.startswith(("t0", "s0", "p0", "ev-")) for v in values), s
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=60)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+def _ids_in(lines: list[bytes]) -> set[str]:
+    """Every user, event and chat id in the input (malformed lines skipped)."""
+    ids: set[str] = set()
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            ids.update(v for k in ("user_id", "event_id", "chat_id") if isinstance(v := event.get(k), str))
+    return ids
