@@ -88,11 +88,6 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     async def flush_producer() -> None:
         await app.producer.flush()
 
-    async def producer_ebb() -> None:
-        buffer = app.producer.buffer
-        while buffer.size > settings.producer_max_buffered:
-            await buffer.flush_atmost(buffer.size - settings.producer_max_buffered)
-
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry, topics=settings.consumed_topics)
     # Faust's own sensors, on the same registry, and the /metrics page of its web server.
@@ -106,7 +101,6 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         send_dead_letter=send_dead_letter,
         highwaters=lambda *tps: app.consumer.highwaters(*tps),
         changelog=ChangelogWriter(table, lambda: app.producer._ensure_producer()),
-        producer_ebb=producer_ebb,
     )
     if settings.delivery == "bulk":
         app.bulk_sink = pipeline

@@ -23,7 +23,7 @@ import logging
 import time
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -96,7 +96,6 @@ class Pipeline:
         send_dead_letter: Any,
         highwaters: Any = None,
         changelog: Any,
-        producer_ebb: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -109,8 +108,6 @@ class Pipeline:
         self._highwaters = highwaters
         #: Collects and sends the state's changelog (``stream.changelog.ChangelogWriter``).
         self._changelog = changelog
-        #: Waits while the producer's buffer is too full (Faust's conductor does it per message).
-        self._producer_ebb = producer_ebb or _nothing
         self.topics = frozenset(settings.consumed_topics)
         #: Set when a state change never reached the changelog: committing offsets after it
         #: could skip events whose state is lost, so no offset is committed until a restart.
@@ -154,11 +151,11 @@ class Pipeline:
 
     async def deliver(self, messages: Sequence[Message], is_current: Callable[[], bool]) -> None:
         """One fetch of the input topics (``stream.delivery``), in batches of at most
-        ``batch_max_events``; then wait while the producer holds too many unsent messages."""
+        ``batch_max_events``. (Nothing goes through Faust's producer buffer, which its conductor
+        waits on per message: the changelog is sent in batches, dead letters are awaited.)"""
         size = self.settings.batch_max_events
         for start in range(0, len(messages), size):
             await self.on_batch(messages[start : start + size], is_current)
-        await self._producer_ebb()
 
     async def on_batch(self, messages: Sequence[Message], is_current: Callable[[], bool] = lambda: True) -> None:
         """Apply a batch of input messages, unless ``is_current()`` is false by then (a
@@ -301,10 +298,6 @@ class Pipeline:
     async def close(self) -> None:
         await self._run_store(self.sink.close)
         self._executor.shutdown(wait=True)
-
-
-async def _nothing() -> None:
-    return None
 
 
 #: The most bytes of an original message a dead letter carries. Only a ``too_large`` message can

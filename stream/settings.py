@@ -75,9 +75,6 @@ class Settings(BaseSettings):
     #: fetch loop (``stream.delivery``); ``stream``, one by one through Faust's agent stream and
     #: ``take_events`` (up to ``batch_max_events`` or ``batch_window_s``), about a third as fast.
     delivery: Literal["bulk", "stream"] = "bulk"
-    #: The most changelog messages and dead letters the producer may hold unsent before the
-    #: worker waits for it to catch up.
-    producer_max_buffered: int = Field(default=20_000, ge=100)
     batch_max_events: int = Field(default=20_000, ge=1)
     batch_window_s: float = Field(default=1.0, gt=0)
     flush_interval_s: float = Field(default=2.0, gt=0)
