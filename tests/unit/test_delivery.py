@@ -69,8 +69,11 @@ class FakeConsumer(BulkDelivery):
         self._read_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
         self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
         self.conducted: list[tuple[TP, int]] = []
+        self.during_wait: Callable[[], None] = lambda: None
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Msg]]:
+        await asyncio.sleep(0)  # Faust's getmany waits for the consumer thread's records first
+        self.during_wait()
         if not self._fetches:
             self._stopped.set()
             return
@@ -146,3 +149,19 @@ def test_without_a_sink_faust_s_own_loop_runs() -> None:
     consumer = Consumer()
     asyncio.run(consumer._drain_messages(None))
     assert consumer.ran
+
+
+def test_a_fetch_made_after_a_rebalance_completed_is_current() -> None:
+    """A rebalance (and its seek back) while ``getmany`` waits for records: the records come
+    from the new generation, and the consumer has moved past them, so they must be applied."""
+    sink = Sink()
+    consumer = FakeConsumer([[(EVENTS_0, 0), (EVENTS_0, 1)]], sink)
+
+    def rebalance_once() -> None:
+        consumer.app.consumer_generation_id = 2
+        consumer.during_wait = lambda: None
+
+    consumer.during_wait = rebalance_once
+    drain(consumer)
+    assert sink.batches == [[(EVENTS_0, 0), (EVENTS_0, 1)]]
+    assert sink.current == [True]
