@@ -20,7 +20,7 @@ from stream.flow import ResumeOnceFlowControl
 from stream.metrics import Metrics
 from stream.pipeline import Pipeline, dead_letter_message
 from stream.settings import Settings
-from stream.transport import ExactTransport
+from stream.transport import ExactTransport, current_messages
 
 STATE_TABLE = "user-state"
 
@@ -101,6 +101,7 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         send_dead_letter=send_dead_letter,
         highwaters=lambda *tps: app.consumer.highwaters(*tps),
         changelog=ChangelogWriter(table, lambda: app.producer._ensure_producer()),
+        is_current=current_messages(app),
     )
     if settings.delivery == "bulk":
         app.bulk_sink = pipeline
@@ -123,6 +124,11 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
     @app.on_partitions_assigned.connect
     async def hold_new_partitions(*args: object, **kwargs: object) -> None:
         pipeline.forget_partitions()
+
+    @app.on_partitions_revoked.connect
+    async def settle_state(*args: object, **kwargs: object) -> None:
+        # sent after Faust has stopped the flow: no batch is applied from here on
+        await pipeline.settle()
 
     @app.on_rebalance_complete.connect
     async def gauges_follow_partitions(*args: object, **kwargs: object) -> None:

@@ -15,6 +15,11 @@ Durability: ``send`` keeps each batch's future; the pipeline's flush waits until
 acknowledged every one before it commits the input offsets those messages cover. Once a batch is
 acknowledged, the store's persisted changelog offset moves past it (as Faust does per message), so
 a restart recovers only what came after.
+
+At a rebalance the pipeline waits (``settle``) until every batch sent is acknowledged and its
+offset recorded: the recovery that follows reads each partition's changelog from the recorded
+offset, and a record it read from there while a newer one of the same key was still on its way
+would set that key's state back.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class ChangelogWriter:
         self._producer = producer  # the app's aiokafka producer, once started
         self._pending: dict[int, list[tuple[bytes, bytes]]] = {}
         self._sent: list[asyncio.Future[Any]] = []
+        self._unacknowledged: set[asyncio.Future[Any]] = set()  # taken by a flush or not
 
     def add(self, partition: int, key: bytes, value: bytes) -> None:
         self._pending.setdefault(partition, []).append((key, value))
@@ -75,9 +81,23 @@ class ChangelogWriter:
                 log.debug("could not record the changelog offset of %s: %r", tp, exc)
 
         future.add_done_callback(persisted)
+        future.add_done_callback(self._unacknowledged.discard)
+        self._unacknowledged.add(future)
         self._sent.append(future)
 
     def take_sent(self) -> list[asyncio.Future[Any]]:
         """The batches sent since the last call; each resolves once the broker has it."""
         sent, self._sent = self._sent, []
         return sent
+
+    async def settle(self, timeout: float) -> bool:
+        """Wait until the broker has acknowledged (or refused) every batch sent so far and the
+        acknowledged offsets are recorded; false if that took over ``timeout`` seconds. A
+        refusal is left to the flush that takes its future."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._unacknowledged:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            await asyncio.wait(list(self._unacknowledged), timeout=left)
+        return True

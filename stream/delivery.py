@@ -11,16 +11,14 @@ the seeks back to the committed offsets after them (``stream.transport``), the r
 table from its changelog, the table and its store, the producer, the timers. Messages of other
 topics (none, in this app) go to Faust's conductor as before.
 
-A batch is applied only if the fetch is still current when the pipeline is about to apply it:
-flow active, same group generation, consumer not stopping. Otherwise it is dropped unapplied,
-as Faust drops the messages it fetched before a rebalance; the seek to the committed offsets
-that follows every rebalance reads them again.
+The pipeline applies only the messages still current when it is about to apply them
+(``stream.transport.current_messages``), with either delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -31,7 +29,7 @@ class BulkSink(Protocol):
     #: The topics whose messages go to ``deliver``; the others go to Faust's conductor.
     topics: frozenset[str]
 
-    async def deliver(self, messages: Sequence[Message], is_current: Callable[[], bool]) -> None: ...
+    async def deliver(self, messages: Sequence[Message]) -> None: ...
 
 
 class BulkDelivery:
@@ -50,10 +48,10 @@ class BulkDelivery:
                 await consumer.sleep(0)
                 if consumer.should_stop:
                     break
-                batch, generation = await self._take_fetch(fetched, sink.topics)
+                batch = await self._take_fetch(fetched, sink.topics)
                 consumer.diag.unset_flag(CONSUMER_FETCHING)
                 if batch:
-                    await sink.deliver(batch, self._is_current_for(generation))
+                    await sink.deliver(batch)
         except consumer.consumer_stopped_errors:
             if not consumer.transport.app.should_stop:
                 raise
@@ -63,24 +61,14 @@ class BulkDelivery:
         finally:
             consumer.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _take_fetch(self, fetched: Any, topics: frozenset[str]) -> tuple[list[Message], int]:
-        """The fetch's messages of ``topics``, in order per partition, and the group generation
-        they were fetched in; a message before the partition's read offset (already read before
-        a seek back) is skipped, as Faust does.
-
-        The generation is read at the first message, not before the fetch: ``getmany`` waits for
-        the records first, and a rebalance that completes meanwhile (with its seek back) yields
-        records of the new generation. Judged against the old one they were dropped as stale,
-        while the consumer had already moved past them: lost (the rebalance fault test lost a
-        few dozen rows this way)."""
+    async def _take_fetch(self, fetched: Any, topics: frozenset[str]) -> list[Message]:
+        """The fetch's messages of ``topics``, in order per partition; a message before the
+        partition's read offset (already read before a seek back) is skipped, as Faust does.
+        Each message carries the group generation it was read in."""
         consumer: Any = self
         read_offset = consumer._read_offset
         batch: list[Message] = []
-        generation = -1
         async for tp, message in fetched:
-            if generation == -1:
-                generation = consumer.app.consumer_generation_id  # getmany's own, no await since
-
             last = read_offset[tp]
             if last is not None and message.offset < last:
                 continue
@@ -89,17 +77,4 @@ class BulkDelivery:
                 batch.append(message)
             else:
                 await consumer.wait_first(consumer.callback(message), consumer.suspend_flow.wait())
-        return batch, generation
-
-    def _is_current_for(self, generation: int) -> Callable[[], bool]:
-        consumer: Any = self
-
-        def is_current() -> bool:
-            return bool(
-                consumer.flow_active
-                and not consumer.suspend_flow.is_set()
-                and consumer.app.consumer_generation_id == generation
-                and not consumer.should_stop
-            )
-
-        return is_current
+        return batch

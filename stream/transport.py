@@ -12,11 +12,11 @@ was lost under load. Here such a partition is sought to its beginning (the worke
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
-from faust.types import TP
+from faust.types import TP, AppT, Message
 
 from stream.delivery import BulkDelivery
 
@@ -52,3 +52,18 @@ class ExactConsumer(BulkDelivery, Consumer):  # type: ignore[misc]
 
 class ExactTransport(Transport):
     Consumer = ExactConsumer
+
+
+def current_messages(app: AppT) -> Callable[[Message], bool]:
+    """Whether an input message may still be applied: the consumer's flow is not stopped (a
+    rebalance stops it before anything else), the message was read in the group generation
+    now current, and the consumer is not stopping. Messages failing it are read again after
+    the rebalance, from the committed offsets."""
+
+    def is_current(message: Message) -> bool:
+        consumer: Any = app.consumer
+        return bool(
+            consumer.flow_active and message.generation_id == app.consumer_generation_id and not consumer.should_stop
+        )
+
+    return is_current

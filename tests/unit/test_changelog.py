@@ -108,3 +108,27 @@ def test_a_failed_batch_leaves_the_persisted_offset_and_fails_its_future() -> No
             await failed
 
     asyncio.run(scenario())
+
+
+def test_settle_waits_for_every_batch_sent_even_those_a_flush_took() -> None:
+    async def scenario() -> None:
+        producer = Producer(capacity=1)
+        writer, store = writer_for(producer)
+        writer.add(0, b"a", b"va")
+        writer.add(0, b"b", b"vb")
+        await writer.send()
+        writer.take_sent()  # a flush has taken them and waits for them too
+        settle = asyncio.create_task(writer.settle(timeout=5.0))
+        (_, _, first), (_, _, second) = producer.submitted
+        first.set_result(SimpleNamespace(offset=10))
+        await asyncio.sleep(0.01)
+        assert not settle.done()
+        second.set_exception(RuntimeError("not enough replicas"))  # refused: the flush sees it
+        assert await settle is True
+        assert store.persisted == {TP(TOPIC, 0): 10}  # recorded before settle returned
+
+        writer.add(0, b"c", b"vc")
+        await writer.send()
+        assert await writer.settle(timeout=0.05) is False  # never acknowledged
+
+    asyncio.run(scenario())

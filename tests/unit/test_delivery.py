@@ -1,12 +1,12 @@
 """``stream.delivery``: the fetch loop hands each fetch of the input topics to the sink as one
-batch, skips what was read before a seek back, leaves other topics to Faust's conductor, and
-tells the sink when a rebalance has made a fetch stale."""
+batch, skips what was read before a seek back, and leaves other topics to Faust's conductor.
+(Which messages are still current is the pipeline's to judge: tests/unit/test_pipeline_flush.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,15 +42,11 @@ class Flag:
 class Sink:
     topics = frozenset({"events"})
 
-    def __init__(self, on_deliver: Callable[[], None] = lambda: None) -> None:
+    def __init__(self) -> None:
         self.batches: list[list[tuple[TP, int]]] = []
-        self.current: list[bool] = []
-        self._on_deliver = on_deliver
 
-    async def deliver(self, messages: Sequence[Any], is_current: Callable[[], bool]) -> None:
+    async def deliver(self, messages: Sequence[Any]) -> None:
         self.batches.append([(m.tp, m.offset) for m in messages])
-        self._on_deliver()
-        self.current.append(is_current())
 
 
 class FakeConsumer(BulkDelivery):
@@ -69,11 +65,9 @@ class FakeConsumer(BulkDelivery):
         self._read_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
         self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
         self.conducted: list[tuple[TP, int]] = []
-        self.during_wait: Callable[[], None] = lambda: None
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Msg]]:
         await asyncio.sleep(0)  # Faust's getmany waits for the consumer thread's records first
-        self.during_wait()
         if not self._fetches:
             self._stopped.set()
             return
@@ -106,7 +100,6 @@ def test_each_fetch_of_the_input_topics_is_one_batch_and_other_topics_go_to_the_
     drain(consumer)
     assert sink.batches == [[(EVENTS_0, 0), (EVENTS_1, 0), (EVENTS_0, 1)], [(EVENTS_1, 1), (EVENTS_1, 2)]]
     assert consumer.conducted == [(OTHER, 5)]
-    assert sink.current == [True, True]
     assert consumer._read_offset == {EVENTS_0: 1, EVENTS_1: 2, OTHER: 5}
 
 
@@ -116,26 +109,6 @@ def test_messages_before_the_read_offset_are_skipped() -> None:
     consumer._read_offset[EVENTS_0] = 4  # a seek back to 4: 4 is read again, 3 is not
     drain(consumer)
     assert sink.batches == [[(EVENTS_0, 4), (EVENTS_0, 5)]]
-
-
-def test_a_fetch_is_stale_once_the_generation_changed_or_the_flow_stopped() -> None:
-    consumer: FakeConsumer
-
-    def rebalance() -> None:
-        consumer.app.consumer_generation_id += 1
-
-    sink = Sink(on_deliver=rebalance)
-    consumer = FakeConsumer([[(EVENTS_0, 0)]], sink)
-    drain(consumer)
-    assert sink.current == [False]
-
-    def suspend() -> None:
-        consumer.suspend_flow.set()
-
-    sink = Sink(on_deliver=suspend)
-    consumer = FakeConsumer([[(EVENTS_0, 0)]], sink)
-    drain(consumer)
-    assert sink.current == [False]
 
 
 def test_without_a_sink_faust_s_own_loop_runs() -> None:
@@ -149,19 +122,3 @@ def test_without_a_sink_faust_s_own_loop_runs() -> None:
     consumer = Consumer()
     asyncio.run(consumer._drain_messages(None))
     assert consumer.ran
-
-
-def test_a_fetch_made_after_a_rebalance_completed_is_current() -> None:
-    """A rebalance (and its seek back) while ``getmany`` waits for records: the records come
-    from the new generation, and the consumer has moved past them, so they must be applied."""
-    sink = Sink()
-    consumer = FakeConsumer([[(EVENTS_0, 0), (EVENTS_0, 1)]], sink)
-
-    def rebalance_once() -> None:
-        consumer.app.consumer_generation_id = 2
-        consumer.during_wait = lambda: None
-
-    consumer.during_wait = rebalance_once
-    drain(consumer)
-    assert sink.batches == [[(EVENTS_0, 0), (EVENTS_0, 1)]]
-    assert sink.current == [True]
