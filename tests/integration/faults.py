@@ -77,6 +77,8 @@ KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
 CLI = [sys.executable, "-m", "stream"]
 #: Faust settings taken from the environment (see the module docstring).
 FAUST_ENV = {"BROKER_SESSION_TIMEOUT": "8", "BROKER_HEARTBEAT_INTERVAL": "1"}
+#: Settings every worker of a scenario gets on top of its own (the command line's ``--delivery``).
+WORKER_SETTINGS: dict[str, str] = {}
 TEACHER_WEEK_ALL = (
     "week_start",
     "teacher_id",
@@ -359,6 +361,7 @@ class Scenario:
             "SFERUM_STORE": self.store(node),
             "SFERUM_WEB_PORT": str(free_port()),
             **FAUST_ENV,
+            **WORKER_SETTINGS,
             **extra,
         }
 
@@ -1048,7 +1051,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage-seconds", type=float, default=35.0)
     parser.add_argument("--drain", action="store_true", help="broker-*: run the worker with --drain")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
+    parser.add_argument(
+        "--delivery", choices=["stream", "bulk"], default=None, help="the workers' SFERUM_DELIVERY (default: theirs)"
+    )
     args = parser.parse_args(argv)
+    if args.delivery is not None:
+        WORKER_SETTINGS["SFERUM_DELIVERY"] = args.delivery
     base = Path(tempfile.mkdtemp(prefix="sferum-faults-"))
     try:
         if args.scenario == "crash":
