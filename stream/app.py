@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
@@ -40,6 +40,8 @@ class SferumApp(faust.App):
     #: Where the consumer's fetch loop hands the input messages, in bulk (``stream.delivery``);
     #: None: Faust's conductor and the agent's stream, one by one.
     bulk_sink: BulkSink | None = None
+    #: Told the committed offsets each time the consumer seeks back to them (``stream.contiguity``).
+    seek_listener: Callable[[Mapping[TP, int | None]], None] | None = None
 
     def _new_transport(self) -> ExactTransport:
         return ExactTransport(self.conf.broker_consumer, self)
@@ -82,6 +84,9 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         value, headers = dead_letter_message(letter, settings.max_event_bytes)
         return await dead_letters.send(key=letter.record.key, value=value, headers=headers)
 
+    async def log_start(tp: TP) -> int:
+        return int((await app.consumer.earliest_offsets(tp)).get(tp) or 0)
+
     async def commit(offsets: Mapping[TP, int]) -> None:
         await app.consumer._commit(offsets)
 
@@ -102,7 +107,10 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         highwaters=lambda *tps: app.consumer.highwaters(*tps),
         changelog=ChangelogWriter(table, lambda: app.producer._ensure_producer()),
         is_current=current_messages(app),
+        log_start=log_start,
+        seek=lambda tp, offset: app.consumer.seek(tp, offset),
     )
+    app.seek_listener = pipeline.contiguity.expect
     if settings.delivery == "bulk":
         app.bulk_sink = pipeline
     pipeline.attach_table(table)

@@ -34,6 +34,7 @@ from sinks.clickhouse import ClickHouseSink, StoreError, first_line
 from sinks.kpi import refresh_kpi
 from sinks.registry import teacher_regions
 from stream.batch import BatchProcessor, DeadLetter, PendingRows, Record
+from stream.contiguity import Contiguity
 from stream.core import decode_state
 from stream.kpi_gauges import RegionKpiGauges
 from stream.metrics import Metrics
@@ -102,6 +103,8 @@ class Pipeline:
         highwaters: Any = None,
         changelog: Any,
         is_current: Callable[[Message], bool] = lambda message: True,
+        log_start: Any = None,
+        seek: Any = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -117,7 +120,12 @@ class Pipeline:
         #: Whether a message may still be applied: read in this group generation, the flow not
         #: stopped by a rebalance (``stream.transport.current_messages``).
         self._is_current = is_current
+        #: Input partitions are applied without holes; a hole makes the pipeline seek back, with
+        #: ``seek(tp, offset)``, or from the log's start (``log_start(tp)``) if retention took it.
         self.topics = frozenset(settings.consumed_topics)
+        self.contiguity = Contiguity(self.topics)
+        self._log_start = log_start
+        self._seek = seek
         #: Set when a state change never reached the changelog: committing offsets after it
         #: could skip events whose state is lost, so no offset is committed until a restart.
         self.commits_blocked = False
@@ -147,6 +155,7 @@ class Pipeline:
     def forget_partitions(self) -> None:
         """On a new assignment: every partition is held again until read past its end offset."""
         self._hold_until = {}
+        self.contiguity.forget()
 
     async def _learn_end_offsets(self, messages: Sequence[Message]) -> None:
         unknown = {m.tp for m in messages} - self._hold_until.keys()
@@ -174,7 +183,10 @@ class Pipeline:
         changelog after the other worker had restored it would overwrite that worker's newer
         state the next time the changelog is read (the rebalance fault test lost hundreds of
         counts this way). Such messages are dropped unapplied; the seek to the committed offsets
-        that ends every rebalance reads them again, here or on their new owner."""
+        that ends every rebalance reads them again, here or on their new owner.
+
+        Nor is a message applied past a hole in its partition (``stream.contiguity``): the
+        partition is read again from the hole."""
         if self._pending_events >= self.settings.flush_max_pending_events:
             await self.flush()  # backpressure: bound what is held before it is durable
         await self._learn_end_offsets(messages)
@@ -182,34 +194,54 @@ class Pipeline:
             current = [m for m in messages if self._is_current(m)]
             if len(current) < len(messages):
                 log.debug("dropped %d events read before a rebalance", len(messages) - len(current))
-            if not current:
-                return
-            messages = current
-            log.debug("batch of %d events", len(messages))
-            records = [Record(m.value if m.value is not None else b"", m.key, m) for m in messages]
-            outcome = self.processor.process(records, TableState(self._table, self._changelog))
-            await self._changelog.send()
-            offsets = self._pending_offsets
-            newest: dict[int, int] = {}
-            consumed: Counter[tuple[str, str]] = Counter()
-            for message, etype, ts in zip(messages, outcome.record_types, outcome.record_ts, strict=True):
-                consumed[(message.topic, etype)] += 1
-                if offsets.get(message.tp, -1) <= message.offset:
-                    offsets[message.tp] = message.offset + 1
-                    self.processed[message.tp] = message.offset + 1
-                if ts > newest.get(message.partition, -1):
-                    newest[message.partition] = ts
-            self.metrics.clock.observe(newest)
-            for (topic, etype), count in consumed.items():
-                self.metrics.consumed.labels(topic, etype).inc(count)
-            self._pending_events += len(messages)
-            # every metric of the batch changes before the first await: a scrape sees all or none
-            self.metrics.record(outcome.tally, outcome.counted_by_type)
-            self._set_pending_gauge()
-            for letter in outcome.dead_letters:
-                sent = await self._send_dead_letter(letter)
-                if sent is not None:  # a future that resolves once the broker has the letter
-                    self._dead_letters_sent.append(sent)
+            messages, holes = self.contiguity.admit(current)
+            if messages:
+                await self._apply(messages)
+        if holes:
+            await self._seek_back(holes)
+
+    async def _apply(self, messages: Sequence[Message]) -> None:
+        """Apply messages to the state (under the lock); their offsets become pending."""
+        log.debug("batch of %d events", len(messages))
+        records = [Record(m.value if m.value is not None else b"", m.key, m) for m in messages]
+        outcome = self.processor.process(records, TableState(self._table, self._changelog))
+        await self._changelog.send()
+        offsets = self._pending_offsets
+        newest: dict[int, int] = {}
+        consumed: Counter[tuple[str, str]] = Counter()
+        for message, etype, ts in zip(messages, outcome.record_types, outcome.record_ts, strict=True):
+            consumed[(message.topic, etype)] += 1
+            if offsets.get(message.tp, -1) <= message.offset:
+                offsets[message.tp] = message.offset + 1
+                self.processed[message.tp] = message.offset + 1
+            if ts > newest.get(message.partition, -1):
+                newest[message.partition] = ts
+        self.metrics.clock.observe(newest)
+        for (topic, etype), count in consumed.items():
+            self.metrics.consumed.labels(topic, etype).inc(count)
+        self._pending_events += len(messages)
+        # every metric of the batch changes before the first await: a scrape sees all or none
+        self.metrics.record(outcome.tally, outcome.counted_by_type)
+        self._set_pending_gauge()
+        for letter in outcome.dead_letters:
+            sent = await self._send_dead_letter(letter)
+            if sent is not None:  # a future that resolves once the broker has the letter
+                self._dead_letters_sent.append(sent)
+
+    async def _seek_back(self, holes: dict[TP, int]) -> None:
+        """Read partitions with a hole again from the hole (outside the lock: the consumer
+        thread that answers may be waiting for a rebalance callback that takes the lock)."""
+        for tp, expected in holes.items():
+            try:
+                start = int(await self._log_start(tp)) if self._log_start is not None else 0
+                target = self.contiguity.seek_target(tp, expected, start)
+                if target > expected:
+                    log.warning("%s: offsets %d-%d were deleted before they were read", tp, expected, target - 1)
+                log.warning("%s: a hole at offset %d; reading again from %d", tp, expected, target)
+                if self._seek is not None:
+                    await self._seek(tp, target)
+            except Exception as exc:  # e.g. revoked meanwhile: the rebalance seeks it anyway
+                log.warning("seeking %s back to %d failed: %s", tp, expected, first_line(exc))
 
     async def settle(self) -> None:
         """At the start of a rebalance: wait for a batch being applied, then until the broker

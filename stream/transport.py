@@ -44,10 +44,18 @@ class ExactConsumerThread(AIOKafkaConsumerThread):
 
 
 class ExactConsumer(BulkDelivery, Consumer):  # type: ignore[misc]
-    """Seeks back after rebalances (above) and delivers input messages in bulk (``stream.delivery``)."""
+    """Seeks back after rebalances (above), tells the app's ``seek_listener`` where it sought
+    (``stream.contiguity``), and delivers input messages in bulk (``stream.delivery``)."""
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        listener = getattr(self.app, "seek_listener", None)
+        if listener is not None:
+            listener(committed)
+        return committed
 
 
 class ExactTransport(Transport):

@@ -33,6 +33,9 @@ class Harness:
         self.registry = CollectorRegistry()
         #: The consumer as ``stream.transport.current_messages`` reads it.
         self.generation, self.flow_active = 1, True
+        #: The pipeline's seeks back to a hole, and the partition's log start it reads.
+        self.seeks: list[tuple[TP, int]] = []
+        self.log_start = 0
         #: What the changelog's ``settle`` waits for, and whether it is acknowledged in time.
         self.unacknowledged: asyncio.Future[Any] | None = None
         self.settles_in_time = True
@@ -45,6 +48,12 @@ class Harness:
 
         async def send_dead_letter(letter: Any) -> None:
             return None
+
+        async def seek(tp: TP, offset: int) -> None:
+            self.seeks.append((tp, offset))
+
+        async def log_start(tp: TP) -> int:
+            return self.log_start
 
         harness = self
 
@@ -65,7 +74,7 @@ class Harness:
                 return harness.settles_in_time
 
         self.pipeline = Pipeline(
-            settings=Settings(),
+            settings=Settings(input_topics=("events",)),
             sink=FakeSink(),  # type: ignore[arg-type]
             metrics=Metrics(self.registry, topics=["events"]),
             commit=commit,
@@ -73,6 +82,8 @@ class Harness:
             send_dead_letter=send_dead_letter,
             changelog=Changelog(),
             is_current=lambda m: self.flow_active and m.generation_id == self.generation,
+            log_start=log_start,
+            seek=seek,
         )
 
     def processed_up_to(self, offset: int) -> asyncio.Future[Any]:
@@ -182,5 +193,23 @@ def test_a_changelog_not_acknowledged_within_a_rebalance_blocks_the_commits() ->
         h.processed_up_to(10).set_result("metadata")
         await h.pipeline.flush()
         assert h.commits == []
+
+    asyncio.run(scenario())
+
+
+def test_messages_past_a_hole_are_not_applied_and_the_partition_is_read_again() -> None:
+    async def scenario() -> None:
+        h = Harness()
+        state: dict[bytes, bytes] = {}
+        h.pipeline.attach_table(SimpleNamespace(data=state))
+        h.pipeline._hold_until[PARTITION] = 0
+        h.pipeline.contiguity.expect({PARTITION: 0})  # the seek to the committed offset 0
+        await h.pipeline.on_batch([teacher_message(5), teacher_message(6)])  # 0..4 never came
+        assert state == {} and h.pipeline._pending_offsets == {}
+        assert h.seeks == [(PARTITION, 0)]
+        await h.pipeline.on_batch([teacher_message(o) for o in range(7)])
+        assert h.pipeline._pending_offsets == {PARTITION: 7}
+        [row] = h.pipeline.processor.pending.teacher_weeks.values()
+        assert row.version == 7
 
     asyncio.run(scenario())
