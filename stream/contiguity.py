@@ -17,6 +17,11 @@ A message at or below it is applied (below it: read again, the state knows it); 
 it is held back, and the pipeline seeks the partition back to it (``seek_target``). If the
 partition's log no longer starts that low (retention deleted the records before anyone read
 them), it goes on from the log's start, and says so.
+
+From an assignment until its seek to the committed offsets, nothing of the partition is applied
+(Faust resumes the partitions before it seeks them, and where the fetcher starts then is not
+known): the seek reads those messages again. A partition with nothing committed is read from
+its beginning, which is not known either: its first message sets the next offset.
 """
 
 from __future__ import annotations
@@ -29,26 +34,34 @@ from faust.types import TP, Message
 class Contiguity:
     def __init__(self, topics: frozenset[str]) -> None:
         self._topics = topics
-        #: Per partition, the next offset that may be applied; absent: not known yet (from the
-        #: assignment to the seek to the committed offsets, or never committed).
+        #: Per partition, the next offset that may be applied; absent: not sought since the
+        #: assignment (nothing is applied), or in ``_from_first``.
         self._next: dict[TP, int] = {}
+        #: Partitions sought to their beginning (nothing committed): the first message sets it.
+        self._from_first: set[TP] = set()
 
     def forget(self) -> None:
         """On a new assignment."""
         self._next = {}
+        self._from_first = set()
 
     def expect(self, committed: Mapping[TP, int | None]) -> None:
         """After a seek to the committed offsets (None: nothing committed)."""
         for key, offset in committed.items():
             tp = TP(key.topic, key.partition)
-            if tp.topic not in self._topics or offset is None or offset < 0:
+            if tp.topic not in self._topics:
                 continue
-            # messages applied since the assignment, before the seek, count too
-            self._next[tp] = max(self._next.get(tp, offset), offset)
+            if offset is None or offset < 0:
+                if tp not in self._next:
+                    self._from_first.add(tp)
+            else:
+                self._from_first.discard(tp)
+                self._next[tp] = max(self._next.get(tp, offset), offset)
 
     def admit(self, messages: Sequence[Message]) -> tuple[list[Message], dict[TP, int]]:
         """The messages that may be applied, in order, and per partition with a hole the offset
-        it should be read from again. A partition's messages after a hole are held back too."""
+        it should be read from again. A partition's messages after a hole are held back too, and
+        so are those of a partition not sought since its assignment."""
         admitted: list[Message] = []
         holes: dict[TP, int] = {}
         nxt = self._next
@@ -57,7 +70,11 @@ class Contiguity:
             if tp in holes:
                 continue
             expected = nxt.get(tp)
-            if expected is not None and message.offset > expected:
+            if expected is None:
+                if tp not in self._from_first:
+                    continue  # the seek after the assignment reads it again
+                self._from_first.discard(tp)
+            elif message.offset > expected:
                 holes[tp] = expected
                 continue
             admitted.append(message)

@@ -158,6 +158,7 @@ def test_messages_read_before_a_rebalance_are_dropped_unapplied() -> None:
         # it ended in generation 2 and sought back to offset 0: a batch (take_events' buffer)
         # holds a message read before it, then the two read again after it
         h.generation, h.flow_active = 2, True
+        h.pipeline.contiguity.expect({PARTITION: 0})
         await h.pipeline.on_batch([teacher_message(2, 1), teacher_message(0, 2), teacher_message(1, 2)])
         assert list(state) == [b"t1"]
         assert h.pipeline._pending_offsets == {PARTITION: 2}
