@@ -108,7 +108,8 @@ def build_app(settings: Settings, *, registry: CollectorRegistry | None = None) 
         changelog=ChangelogWriter(table, lambda: app.producer._ensure_producer()),
         is_current=current_messages(app),
         log_start=log_start,
-        seek=lambda tp, offset: app.consumer.seek(tp, offset),
+        # in the consumer's own thread, as Faust's recovery seeks (aiokafka is not thread-safe)
+        seek=lambda tp, offset: app.consumer.seek_wait({tp: offset}),
     )
     app.seek_listener = pipeline.contiguity.expect
     if settings.delivery == "bulk":

@@ -235,9 +235,10 @@ class Pipeline:
             try:
                 start = int(await self._log_start(tp)) if self._log_start is not None else 0
                 target = self.contiguity.seek_target(tp, expected, start)
+                where = f"{tp.topic}[{tp.partition}]"
                 if target > expected:
-                    log.warning("%s: offsets %d-%d were deleted before they were read", tp, expected, target - 1)
-                log.warning("%s: a hole at offset %d; reading again from %d", tp, expected, target)
+                    log.warning("%s: offsets %d-%d were deleted before they were read", where, expected, target - 1)
+                log.warning("%s: a hole at offset %d; reading again from %d", where, expected, target)
                 if self._seek is not None:
                     await self._seek(tp, target)
             except Exception as exc:  # e.g. revoked meanwhile: the rebalance seeks it anyway

@@ -54,8 +54,22 @@ class ExactConsumer(BulkDelivery, Consumer):  # type: ignore[misc]
         committed: Mapping[TP, int] = await super().seek_to_committed()
         listener = getattr(self.app, "seek_listener", None)
         if listener is not None:
-            listener(committed)
+            listener(await self._sought_to(committed))
         return committed
+
+    async def _sought_to(self, committed: Mapping[Any, int | None]) -> dict[TP, int | None]:
+        """Where each partition was sought to: its committed offset, or (nothing committed) its
+        log's start; None if that could not be read."""
+        sought: dict[TP, int | None] = {TP(tp.topic, tp.partition): offset for tp, offset in committed.items()}
+        never = [tp for tp, offset in sought.items() if offset is None or offset < 0]
+        if never:
+            try:
+                starts = await self.earliest_offsets(*never)  # type: ignore[attr-defined]
+            except Exception:  # the first message of the partition will set it
+                starts = {}
+            for tp in never:
+                sought[tp] = starts.get(tp)
+        return sought
 
 
 class ExactTransport(Transport):

@@ -51,3 +51,18 @@ def test_partitions_without_a_commit_or_committed_at_zero_are_sought_back_too() 
     assert sorted(consumer.seeks, key=str) == sorted(
         [(EVENTS_0, 120), (EVENTS_3, 7), (EVENTS_2, 0), (EVENTS_1, "beginning")], key=str
     )
+
+
+def test_the_seek_listener_learns_the_log_start_of_partitions_without_a_commit() -> None:
+    from faust.types import TP
+
+    from stream.transport import ExactConsumer
+
+    class Consumer:
+        async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+            assert set(tps) == {TP("events", 1), TP("events", 2)}
+            return {TP("events", 1): 40}  # partition 2's start could not be read
+
+    committed: dict[Any, int | None] = {EVENTS_0: 120, EVENTS_1: None, EVENTS_2: -1, EVENTS_3: 0}
+    sought = asyncio.run(ExactConsumer._sought_to(Consumer(), committed))  # type: ignore[arg-type]
+    assert sought == {TP("events", 0): 120, TP("events", 1): 40, TP("events", 2): None, TP("events", 3): 0}
