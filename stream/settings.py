@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     #: fetch as a batch from the consumer's fetch loop (``stream.delivery``), about 3.8x as fast
     #: but EXPERIMENTAL: the rebalance fault scenario (``tests.integration.faults rebalance
     #: --events 40000 --seed 32 --delivery bulk``) lost events with it in 1 of 34 runs after the
-    #: fix for stale batches (2 of 2 before), then none in 16 after the hole guard; that one loss
+    #: fix for stale batches (2 of 2 before), then none in 20 after the hole guard; that one loss
     #: is not explained, so not for production yet.
     delivery: Literal["bulk", "stream"] = "stream"
     batch_max_events: int = Field(default=20_000, ge=1)
