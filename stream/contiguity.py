@@ -4,8 +4,8 @@ Every offset the pipeline commits must cover messages that were applied, by this
 one whose state it restored. A message read past a hole (offsets between the last one applied
 and it that were never delivered) would move the pending offset past the hole, and the next
 commit would skip the events in it for good. The rebalance fault test lost a few hundred events
-that way: after a rebalance, the new owner of a partition applied messages from about where the
-old owner's fetcher had read to, instead of from the committed offset it had sought to.
+that way: after a rebalance, the new owner of a partition applied messages from about 2,000
+offsets past the committed offset it had sought to.
 
 So, per partition, :class:`Contiguity` keeps the next offset that may be applied:
 
@@ -20,8 +20,9 @@ them), it goes on from the log's start, and says so.
 
 From an assignment until its seek to the committed offsets, nothing of the partition is applied
 (Faust resumes the partitions before it seeks them, and where the fetcher starts then is not
-known): the seek reads those messages again. A partition with nothing committed is read from
-its beginning, which is not known either: its first message sets the next offset.
+known): the seek reads those messages again. A partition with nothing committed is sought to
+its log's start, which the consumer reads at the seek (``stream.transport``); if it could not,
+the partition's first message sets the next offset.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ class Contiguity:
 
     def expect(self, committed: Mapping[TP, int | None]) -> None:
         """After a seek to the committed offsets (None: nothing committed)."""
-        for key, offset in committed.items():
-            tp = TP(key.topic, key.partition)
+        for tp, offset in committed.items():
             if tp.topic not in self._topics:
                 continue
             if offset is None or offset < 0:

@@ -58,9 +58,12 @@ class ExactConsumer(BulkDelivery, Consumer):  # type: ignore[misc]
         return committed
 
     async def _sought_to(self, committed: Mapping[Any, int | None]) -> dict[TP, int | None]:
-        """Where each partition was sought to: its committed offset, or (nothing committed) its
-        log's start; None if that could not be read."""
-        sought: dict[TP, int | None] = {TP(tp.topic, tp.partition): offset for tp, offset in committed.items()}
+        """Where each partition but the changelogs' was sought to: its committed offset, or
+        (nothing committed) its log's start; None if that could not be read."""
+        changelogs = self.app.tables.changelog_topics  # type: ignore[attr-defined]
+        sought: dict[TP, int | None] = {
+            TP(tp.topic, tp.partition): offset for tp, offset in committed.items() if tp.topic not in changelogs
+        }
         never = [tp for tp, offset in sought.items() if offset is None or offset < 0]
         if never:
             try:

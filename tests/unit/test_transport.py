@@ -59,6 +59,8 @@ def test_the_seek_listener_learns_the_log_start_of_partitions_without_a_commit()
     from stream.transport import ExactConsumer
 
     class Consumer:
+        app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-user-state-changelog"}))
+
         async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
             assert set(tps) == {TP("events", 1), TP("events", 2)}
             return {TP("events", 1): 40}  # partition 2's start could not be read
