@@ -43,9 +43,41 @@ class ExactConsumerThread(AIOKafkaConsumerThread):
         return committed  # type: ignore[return-value]
 
 
+class ChangelogReadOffsets(dict[TP, int | None]):
+    """Faust's per-partition read offsets, kept for the changelogs only.
+
+    Faust's fetch loop drops a message below its partition's read offset, and moves that offset
+    to each message it hands on. A seek back sets it to the seek's target, but the loop, still
+    handing on records fetched before the seek, moved it past the target again, and then dropped
+    the records the seek read again: a hole (``stream.contiguity``), and the worker's demo, on a
+    topic with a backlog, sought back to it for ever. Input messages read twice are duplicates the
+    state knows, and the pipeline applies none past a hole; so for the input topics there is no
+    read offset. (A changelog's records read twice out of order could set the table back.)"""
+
+    def __init__(self, changelog_topics: Callable[[], Any]) -> None:
+        super().__init__()
+        self._changelogs = changelog_topics
+
+    def __getitem__(self, tp: TP) -> int | None:
+        return self.get(tp)
+
+    def __setitem__(self, tp: TP, offset: int | None) -> None:
+        if tp.topic in self._changelogs():
+            super().__setitem__(tp, offset)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # Faust's seek back uses it
+        for tp, offset in dict(*args, **kwargs).items():
+            self[tp] = offset
+
+
 class ExactConsumer(BulkDelivery, Consumer):  # type: ignore[misc]
     """Seeks back after rebalances (above), tells the app's ``seek_listener`` where it sought
-    (``stream.contiguity``), and delivers input messages in bulk (``stream.delivery``)."""
+    (``stream.contiguity``), keeps read offsets for the changelogs only (above), and delivers
+    input messages in bulk (``stream.delivery``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_offset = ChangelogReadOffsets(lambda: self.app.tables.changelog_topics)
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return ExactConsumerThread(self, loop=self.loop, beacon=self.beacon)

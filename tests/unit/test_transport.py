@@ -68,3 +68,17 @@ def test_the_seek_listener_learns_the_log_start_of_partitions_without_a_commit()
     committed: dict[Any, int | None] = {EVENTS_0: 120, EVENTS_1: None, EVENTS_2: -1, EVENTS_3: 0}
     sought = asyncio.run(ExactConsumer._sought_to(Consumer(), committed))  # type: ignore[arg-type]
     assert sought == {TP("events", 0): 120, TP("events", 1): 40, TP("events", 2): None, TP("events", 3): 0}
+
+
+def test_read_offsets_are_kept_for_the_changelogs_only() -> None:
+    from faust.types import TP
+
+    from stream.transport import ChangelogReadOffsets
+
+    offsets = ChangelogReadOffsets(lambda: {"app-user-state-changelog"})
+    offsets[TP("events", 0)] = 500  # Faust's fetch loop, after handing a message on
+    offsets.update({TP("events", 1): 7, TP("app-user-state-changelog", 0): 9})  # Faust's seek back
+    offsets[TP("app-user-state-changelog", 1)] = 3
+    assert offsets[TP("events", 0)] is None and offsets[TP("events", 1)] is None  # nothing dropped
+    assert offsets[TP("app-user-state-changelog", 0)] == 9 and offsets[TP("app-user-state-changelog", 1)] == 3
+    assert offsets[TP("app-user-state-changelog", 2)] is None
