@@ -72,8 +72,12 @@ class RegionKpiGauges(Collector):
                 users[user_id] = summary
         self.users = users
 
-    def counts(self) -> dict[str, Counter[str]]:
-        week = self._calendar.week_of(int(self._clock() * 1000))
+    def current_week(self) -> int:
+        """The week the gauges describe: the one the clock is in (days since the epoch, a Monday)."""
+        return self._calendar.week_of(int(self._clock() * 1000))
+
+    def counts(self, week: int | None = None) -> dict[str, Counter[str]]:
+        week = self.current_week() if week is None else week
         end_ms = self._calendar.week_end_ms(week)
         by_region: dict[str, Counter[str]] = {}
         for user_id, s in self.users.items():
@@ -97,13 +101,19 @@ class RegionKpiGauges(Collector):
         return by_region
 
     def collect(self) -> Iterable[Metric]:
+        week = self.current_week()  # read once: a scrape at Monday 00:00 describes one week
+        week_start = GaugeMetricFamily(
+            "sferum_kpi_week_start_timestamp_seconds",
+            "Start (Monday 00:00 in the configured zone) of the week sferum_kpi_teachers describes, as Unix time.",
+        )
+        week_start.add_metric([], self._calendar.week_start_ms(week) / 1000)
         family = GaugeMetricFamily(
             "sferum_kpi_teachers",
             "Registry teachers of the region, of this worker's partitions, that are registered and meet "
             "each indicator in the current week.",
             labels=["region", "indicator"],
         )
-        for region, counts in sorted(self.counts().items()):
+        for region, counts in sorted(self.counts(week).items()):
             for indicator in INDICATORS:
                 family.add_metric([region, indicator], counts[indicator])
-        return [family]
+        return [week_start, family]

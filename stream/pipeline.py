@@ -105,12 +105,13 @@ class Pipeline:
         is_current: Callable[[Message], bool] = lambda message: True,
         log_start: Any = None,
         seek: Any = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.metrics = metrics
-        self.gauges = RegionKpiGauges(WeekCalendar(settings.timezone))
-        self.processor = BatchProcessor(settings, check_key=True, on_state=self.gauges.update)
+        self.gauges = RegionKpiGauges(WeekCalendar(settings.timezone), clock=clock)
+        self.processor = BatchProcessor(settings, check_key=True, clock=clock, on_state=self.gauges.update)
         self._commit = commit
         self._flush_producer = flush_producer
         self._send_dead_letter = send_dead_letter

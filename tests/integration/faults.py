@@ -64,13 +64,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sinks.clickhouse import ClickHouseSink
 from stream.ndjson import routing_of
-from tests.integration.helpers import free_port, read_staff_week, read_tables
+from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.eventgen import GenConfig, generate
 from tests.support.gen_registry import Registry, registry_for
 from tests.support.kpi_dataset import write_registry
 from tests.support.kpi_oracle import COLUMNS as KPI_COLUMNS
 from tests.support.kpi_oracle import kpi_unit_week
 from tests.support.oracle import Expected, expected
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"

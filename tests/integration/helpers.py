@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 import urllib.request
 from collections import Counter
 from datetime import date
@@ -18,12 +17,6 @@ from prometheus_client.samples import Sample
 from sinks.clickhouse import ClickHouseSink
 
 TeacherWeek = dict[tuple[date, str], tuple[int, int, int, int, int]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scrape_metrics(port: int) -> dict[str, list[Sample]]:

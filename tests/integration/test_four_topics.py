@@ -12,9 +12,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.conftest import run_cli
-from tests.integration.helpers import free_port, read_dead_letter_topic, read_tables, reasons
+from tests.integration.helpers import read_dead_letter_topic, read_tables, reasons
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

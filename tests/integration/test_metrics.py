@@ -12,9 +12,10 @@ from collections import Counter
 import pytest
 
 from tests.conftest import CLI, ROOT, run_cli
-from tests.integration.helpers import free_port, scrape_metrics
+from tests.integration.helpers import scrape_metrics
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,6 @@ import pytest
 from tests.conftest import run_cli
 from tests.integration.helpers import (
     count_rows,
-    free_port,
     read_dead_letter_file,
     read_dead_letter_topic,
     read_staff_week,
@@ -26,6 +25,7 @@ from tests.integration.helpers import (
 )
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import Expected, expected
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ import pytest
 
 from sinks.clickhouse import ClickHouseSink
 from tests.conftest import run_cli
-from tests.integration.helpers import free_port
 from tests.support.kpi_dataset import NOW_MS, build, write_registry
 from tests.support.kpi_oracle import COLUMNS, kpi_unit_week
 from tests.support.oracle import expected
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
