@@ -4,8 +4,8 @@ broker that cannot be started is a failure, never a skip."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaClient
+
+from tests.support.ports import port_open
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
@@ -20,23 +23,37 @@ TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "19092"))
 CLI = [sys.executable, "-m", "stream"]
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _is_kafka(address: str) -> bool:
+    """Whether a Kafka broker answers a metadata request there (not merely something listening)."""
+
+    async def ask() -> bool:
+        client = AIOKafkaClient(bootstrap_servers=address, request_timeout_ms=5000, metadata_max_age_ms=5000)
+        try:
+            await asyncio.wait_for(client.bootstrap(), 15)
+            return bool(client.cluster.brokers())
+        except Exception:
+            return False
+        finally:
+            await client.close()
+
+    return asyncio.run(ask())
 
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[str]:
-    """host:port of a running Kafka broker (started here if needed, stopped if started here)."""
+    """host:port of a running Kafka broker (started here if needed, stopped if started here). A port
+    taken by something that is not a Kafka broker is a failure, not a broker."""
     env = os.environ | {"SFERUM_KAFKA_PORT": str(TEST_KAFKA_PORT)}
+    address = f"127.0.0.1:{TEST_KAFKA_PORT}"
     started = False
-    if not _port_open(TEST_KAFKA_PORT):
+    if not port_open("127.0.0.1", TEST_KAFKA_PORT):
         result = subprocess.run(["bash", str(KAFKA_SH), "start"], env=env, capture_output=True, text=True)
         if result.returncode != 0:
             pytest.fail(f"could not start the local Kafka broker:\n{result.stderr[-3000:]}", pytrace=False)
         started = True
-    yield f"127.0.0.1:{TEST_KAFKA_PORT}"
+    if not _is_kafka(address):
+        pytest.fail(f"{address} is taken by something that does not answer as a Kafka broker", pytrace=False)
+    yield address
     if started:
         subprocess.run(["bash", str(KAFKA_SH), "stop"], env=env, capture_output=True)
 

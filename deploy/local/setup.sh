@@ -29,12 +29,13 @@ fi
 need=()
 command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)  # Cyrillic glyphs for the page
 command -v promtool >/dev/null || need+=(prometheus)  # promtool: tests/unit/test_prometheus_rules.py
+command -v faketime >/dev/null || need+=(faketime)    # libfaketime: test.sh runs `pytest -m clock` on other days
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "installing ${need[*]} (Debian packages)"
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
-    say "missing: ${need[*]} (install with apt-get); the report test needs it"
+    say "missing: ${need[*]} (install with apt-get); the tests need them"
   fi
 fi
 

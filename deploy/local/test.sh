@@ -22,3 +22,15 @@ cd "$ROOT"
 "$VENV/bin/ruff" check .
 "$VENV/bin/mypy"
 "$VENV/bin/python" -m pytest "$@"
+
+# A full run also runs the date-sensitive tests (marker `clock`) with the clock moved by
+# libfaketime, for this process tree only (the broker keeps the real time): to a Monday 00:30 and
+# a Tuesday 17:00 Moscow time, and into school holidays (tests/support/clocks.py says which).
+if (($# == 0)); then
+  lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n1)
+  [[ -n $lib ]] || { echo "test.sh: libfaketime not found (Debian package faketime)" >&2; exit 1; }
+  while read -r name spec; do
+    echo "test.sh: pytest -m clock with the clock at $name (${spec#@} UTC)" >&2
+    TZ=UTC FAKETIME=$spec LD_PRELOAD=$lib "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m clock
+  done < <("$VENV/bin/python" -m tests.support.clocks)
+fi

@@ -22,7 +22,7 @@ from tests.support.kpi_dataset import W4, build, write_registry
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 #: Events up to the end of the current week are accepted, whatever the time of day: the dataset's
 #: last week is moved onto the current week whole, so it holds data even on Monday at 00:30.

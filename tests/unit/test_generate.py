@@ -176,6 +176,7 @@ def test_default_period_is_the_last_full_week_before_today() -> None:
     assert last_full_week(date(2026, 11, 30)) == date(2026, 11, 23)  # a Monday: last week has ended
 
 
+@pytest.mark.clock  # its default period is the last full week before today
 def test_cli_writes_the_files_and_one_summary_line(tmp_path: Path) -> None:
     result = run_cli("generate", "--weeks", "1", "--seed", "3", str(tmp_path / "out"), env={}, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -185,6 +186,7 @@ def test_cli_writes_the_files_and_one_summary_line(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").rglob("*.partial"))
 
 
+@pytest.mark.clock  # "has not ended yet" is judged against today
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

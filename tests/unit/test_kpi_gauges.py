@@ -8,12 +8,15 @@ from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.core import Counters, UserState, WeekState
 from stream.kpi_gauges import RegionKpiGauges
 from stream.week import WeekCalendar, week_number
+
+pytestmark = pytest.mark.clock
 
 MSK = ZoneInfo("Europe/Moscow")
 
