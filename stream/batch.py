@@ -1,8 +1,9 @@
-"""Apply a batch of raw messages to per-user state: decode, group by user, count, collect rows.
+"""Apply batches of raw messages to per-user state: decode, group by user, count, collect rows.
 
-Used as it is by the Faust agent and by ``replay``; only the state access differs (a Faust
-table, or a dict). One batch reads and writes each user's state once, so a Faust table sees
-one write (one changelog message) per user per batch, however many events the user had.
+Used as it is by the worker and by ``replay``; only the state access differs (a partition's cached
+store in the worker, a dict in replay). Decoding and applying are two steps: the worker decodes
+messages as they arrive (it orders the input topics by event time before applying), replay does
+both at once (``BatchProcessor.process``).
 """
 
 from __future__ import annotations
@@ -20,28 +21,44 @@ from stream.core import (
     COUNTED,
     COUNTED_ROLES,
     DUPLICATE,
-    IGNORED,
     LATE,
     Policy,
     TeacherWeekRow,
     UserBatchResult,
     UserState,
     apply_user_events,
-    decode_state,
-    encode_state,
+    evict_closed_weeks,
     staff_week_row,
     teacher_week_row,
 )
 from stream.settings import Settings
 from stream.week import WeekCalendar
 
+INVALID = "invalid"  # the type of a message that did not decode
+
 
 class Record(msgspec.Struct, frozen=True, gc=False):
-    """A raw message and where it came from (a Faust event, or a file and line for replay)."""
+    """A raw message and where it came from (a Kafka message, or a file and line for replay)."""
 
     value: bytes
     key: bytes | None
     origin: Any
+
+
+class Decoded(msgspec.Struct, frozen=True, gc=False):
+    """A record and what it decoded to."""
+
+    record: Record
+    result: Event | Rejection
+
+    @property
+    def ts(self) -> int:
+        """Event time, or -1 for a rejection (it changes no state, so it can go first)."""
+        return self.result.ts if isinstance(self.result, Event) else -1
+
+    @property
+    def type(self) -> str:
+        return self.result.type if isinstance(self.result, Event) else INVALID
 
 
 class RegistrationRow(msgspec.Struct, frozen=True, gc=False):
@@ -61,24 +78,29 @@ class DeadLetter(msgspec.Struct, frozen=True, gc=False):
 
 
 class StateAccess(Protocol):
-    """Where per-user state lives. ``origin`` is a record of that user in the current batch."""
+    """Where per-user state lives: ``load`` returns the user's live state (a new, empty one if the
+    user has none yet); ``changed`` is told each user whose state a batch changed."""
 
-    def get(self, user_id: str, origin: Any) -> bytes | None: ...
+    def load(self, user_id: str) -> UserState: ...
 
-    def put(self, user_id: str, origin: Any, value: bytes) -> None: ...
+    def changed(self, user_id: str) -> None: ...
 
 
 class DictState:
     """State in a dict: for replay and tests."""
 
     def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
+        self.data: dict[str, UserState] = {}
+        self.changes = 0
 
-    def get(self, user_id: str, origin: Any) -> bytes | None:
-        return self.data.get(user_id)
+    def load(self, user_id: str) -> UserState:
+        state = self.data.get(user_id)
+        if state is None:
+            state = self.data[user_id] = UserState()
+        return state
 
-    def put(self, user_id: str, origin: Any, value: bytes) -> None:
-        self.data[user_id] = value
+    def changed(self, user_id: str) -> None:
+        self.changes += 1
 
 
 @dataclass(slots=True)
@@ -113,42 +135,63 @@ class Tally:
         }
 
 
+#: A registration is one row per (role, user, event id), as ``sferum.registrations`` is ordered.
+RegistrationKey = tuple[str, str, str]
+
+
 @dataclass(slots=True)
 class PendingRows:
-    """Rows changed since the last successful flush, newest version per key."""
+    """Rows changed since they were last taken, newest version per key."""
 
     teacher_weeks: dict[tuple[str, int], TeacherWeekRow] = field(default_factory=dict)
     staff_weeks: dict[tuple[str, int], TeacherWeekRow] = field(default_factory=dict)
-    registrations: dict[str, RegistrationRow] = field(default_factory=dict)
-    #: (user, week) of the pending registrations: their weeks are pinned like rows' weeks.
-    registration_weeks: set[tuple[str, int]] = field(default_factory=set)
+    registrations: dict[RegistrationKey, RegistrationRow] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.teacher_weeks) + len(self.staff_weeks) + len(self.registrations)
 
-    def absorb_older(self, older: PendingRows) -> None:
-        """Put back rows of a failed flush; rows changed since then are newer and win."""
-        older.teacher_weeks.update(self.teacher_weeks)
-        older.staff_weeks.update(self.staff_weeks)
-        older.registrations.update(self.registrations)
-        older.registration_weeks.update(self.registration_weeks)
-        self.teacher_weeks, self.staff_weeks = older.teacher_weeks, older.staff_weeks
-        self.registrations, self.registration_weeks = older.registrations, older.registration_weeks
+    def weeks(self, calendar: WeekCalendar) -> list[int]:
+        """Every week a row of these changes (for the refresh of the stored indicators)."""
+        weeks = [week for _, week in self.teacher_weeks] + [week for _, week in self.staff_weeks]
+        return weeks + [calendar.week_of(r.ts) for r in self.registrations.values()]
 
 
 @dataclass(slots=True)
 class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
-    #: Per record, in order: its event type ("invalid" if it did not decode) and its ts (-1 if
-    #: it did not decode), for the per-topic and per-partition metrics.
-    record_types: list[str] = field(default_factory=list)
-    record_ts: list[int] = field(default_factory=list)
     counted_by_type: Counter[str] = field(default_factory=Counter)
+    #: Weeks of one user that passed ``hot_user_events`` events in this batch: (partition origin, week).
+    hot_weeks: list[tuple[Any, int]] = field(default_factory=list)
+
+
+def decode_records(
+    records: Sequence[Record],
+    *,
+    now_ms: int,
+    settings: Settings,
+    check_key: bool,
+) -> list[Decoded]:
+    future_ms = settings.future_tolerance_ms
+    max_bytes = settings.max_event_bytes
+    return [
+        Decoded(
+            record,
+            decode(
+                record.value,
+                now_ms=now_ms,
+                future_tolerance_ms=future_ms,
+                max_bytes=max_bytes,
+                key=record.key,
+                check_key=check_key,
+            ),
+        )
+        for record in records
+    ]
 
 
 class BatchProcessor:
-    """Decodes and applies batches; accumulates the rows to flush."""
+    """Applies decoded batches to the state; accumulates the rows to write."""
 
     def __init__(
         self,
@@ -158,70 +201,50 @@ class BatchProcessor:
         clock: Callable[[], float] = time.time,
         on_state: Callable[[str, UserState], None] | None = None,
     ) -> None:
+        self.settings = settings
         self.policy = Policy(WeekCalendar(settings.timezone), settings.allowed_lateness_ms)
-        self._future_ms = settings.future_tolerance_ms
-        self._max_bytes = settings.max_event_bytes
         self._check_key = check_key
         self._clock = clock
         self._on_state = on_state  # told each user's state after a batch changed it
-        #: True for a record whose user must not drop any week now (see ``Pipeline``: while a
-        #: partition re-reads what a crashed owner applied but did not flush).
-        self.holding: Callable[[Any], bool] = lambda origin: False
+        self._hot = settings.hot_user_events
         self.pending = PendingRows()
-        #: Rows being written by a flush in progress; they pin their weeks like pending rows.
-        self.in_flight = PendingRows()
-
-    def _is_pinned(self, user_id: str) -> Callable[[int], bool]:
-        tables = (
-            self.pending.teacher_weeks,
-            self.in_flight.teacher_weeks,
-            self.pending.staff_weeks,
-            self.in_flight.staff_weeks,
-            self.pending.registration_weeks,
-            self.in_flight.registration_weeks,
-        )
-        return lambda week: any((user_id, week) in rows for rows in tables)
 
     def process(self, records: Sequence[Record], states: StateAccess) -> BatchOutcome:
+        """Decode and apply, in order."""
+        now_ms = int(self._clock() * 1000)
+        decoded = decode_records(records, now_ms=now_ms, settings=self.settings, check_key=self._check_key)
+        return self.apply(decoded, states)
+
+    def apply(self, batch: Sequence[Decoded], states: StateAccess) -> BatchOutcome:
+        """Apply decoded records in order (each user's in its order); collect rows, dead letters
+        and counts."""
         outcome = BatchOutcome()
         tally = outcome.tally
-        tally.consumed = len(records)
-        now_ms = int(self._clock() * 1000)
+        tally.consumed = len(batch)
         by_user: dict[str, list[tuple[Record, Event]]] = {}
-        for record in records:
-            event = decode(
-                record.value,
-                now_ms=now_ms,
-                future_tolerance_ms=self._future_ms,
-                max_bytes=self._max_bytes,
-                key=record.key,
-                check_key=self._check_key,
-            )
+        for item in batch:
+            event = item.result
             if isinstance(event, Rejection):
-                outcome.dead_letters.append(DeadLetter(record, event.reason, event.detail))
+                outcome.dead_letters.append(DeadLetter(item.record, event.reason, event.detail))
                 tally.rejected[event.reason] += 1
-                outcome.record_types.append("invalid")
-                outcome.record_ts.append(-1)
-                continue
-            outcome.record_types.append(event.type)
-            outcome.record_ts.append(event.ts)
-            if event.type != "registered" and event.role not in COUNTED_ROLES:
+            elif event.type != "registered" and event.role not in COUNTED_ROLES:
                 tally.ignored += 1  # no state needed: nothing counts a student's or parent's activity
             else:
-                by_user.setdefault(event.user_id, []).append((record, event))
+                by_user.setdefault(event.user_id, []).append((item.record, event))
 
         for user_id, items in by_user.items():
-            origin = items[0][0].origin
-            state = decode_state(states.get(user_id, origin))
-            before = (state.stream_time, len(state.weeks))
-            pinned = _pin_every_week if self.holding(origin) else self._is_pinned(user_id)
-            result = apply_user_events(state, [e for _, e in items], self.policy, pinned)
-            changed = COUNTED in result.outcomes or (state.stream_time, len(state.weeks)) != before
-            if changed:
-                states.put(user_id, origin, encode_state(state))
+            state = states.load(user_id)
+            sizes = self._week_sizes(state) if self._hot else None
+            result = apply_user_events(state, [e for _, e in items], self.policy)
+            if result.changed:
+                states.changed(user_id)
                 if self._on_state is not None:
                     self._on_state(user_id, state)
+                if sizes is not None:
+                    self._note_hot_weeks(state, sizes, items[0][0].origin, outcome)
             self._collect(user_id, state, result)
+            if result.changed:
+                evict_closed_weeks(state, self.policy)
             for (record, event), what in zip(items, result.outcomes, strict=True):
                 if what == COUNTED:
                     tally.counted += 1
@@ -231,9 +254,18 @@ class BatchProcessor:
                 elif what == LATE:
                     tally.rejected[LATE] += 1
                     outcome.dead_letters.append(DeadLetter(record, LATE, _late_detail(event, state)))
-                elif what == IGNORED:  # pragma: no cover - filtered above
-                    tally.ignored += 1
+                else:  # IGNORED cannot reach here: filtered above
+                    raise AssertionError(what)
         return outcome
+
+    @staticmethod
+    def _week_sizes(state: UserState) -> dict[int, int]:
+        return {week: len(held.ids) for week, held in state.weeks.items()}
+
+    def _note_hot_weeks(self, state: UserState, before: dict[int, int], origin: Any, outcome: BatchOutcome) -> None:
+        for week, held in state.weeks.items():
+            if before.get(week, 0) < self._hot <= len(held.ids):
+                outcome.hot_weeks.append((origin, week))
 
     def _collect(self, user_id: str, state: UserState, result: UserBatchResult) -> None:
         for weeks, make_row, rows in (
@@ -245,28 +277,15 @@ class BatchProcessor:
                 if row is not None:
                     rows[(user_id, week)] = row
         regs = self.pending.registrations
-        calendar = self.policy.calendar
         for event in result.registrations:
-            self.pending.registration_weeks.add((user_id, calendar.week_of(event.ts)))
-            regs[event.event_id] = RegistrationRow(
+            regs[(event.role, event.user_id, event.event_id)] = RegistrationRow(
                 event.user_id, event.role, event.registered_by or "self", event.ts, event.event_id
             )
 
     def take_pending(self) -> PendingRows:
-        """Move pending rows in flight (for a flush); ``flush_failed`` puts them back."""
-        self.in_flight, self.pending = self.pending, PendingRows()
-        return self.in_flight
-
-    def flush_done(self) -> None:
-        self.in_flight = PendingRows()
-
-    def flush_failed(self) -> None:
-        self.pending.absorb_older(self.in_flight)
-        self.in_flight = PendingRows()
-
-
-def _pin_every_week(week: int) -> bool:
-    return True
+        """The rows changed since the last call, for a write."""
+        rows, self.pending = self.pending, PendingRows()
+        return rows
 
 
 def _late_detail(event: Event, state: UserState) -> str:

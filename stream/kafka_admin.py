@@ -41,7 +41,11 @@ async def _start_admin(settings: Settings) -> AIOKafkaAdminClient:
     return admin
 
 
-async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
+#: The state changelog keeps the newest record of each key (a user's state, or a chunk of its ids).
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+async def ensure_topics(settings: Settings, topics: Iterable[str], *, compacted: bool = False) -> None:
     """Create missing topics with ``settings.partitions``; refuse input topics of another size,
     since per-user state needs every input topic partitioned alike (co-partitioning)."""
     admin = await _start_admin(settings)
@@ -52,10 +56,18 @@ async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it meanwhile
                 await admin.create_topics(
-                    [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
+                    [
+                        NewTopic(
+                            t,
+                            settings.partitions,
+                            settings.replication_factor,
+                            topic_configs=COMPACTED if compacted else {},
+                        )
+                        for t in missing
+                    ]
                 )
         for topic, count in existing.items():
-            if topic in settings.consumed_topics and count != settings.partitions:
+            if (topic in settings.consumed_topics or compacted) and count != settings.partitions:
                 raise ConfigError(
                     f"topic {topic} has {count} partitions but SFERUM_PARTITIONS is {settings.partitions}; "
                     "all input topics must have the same number of partitions"

@@ -40,7 +40,11 @@ def summarize(state: UserState) -> TeacherSummary | None:
     totals = state.teacher_totals
     if state.teacher_since < 0 and totals is None:
         return None
-    weeks = {w: (s.group_messages, s.chat_messages, s.calls) for w, s in state.weeks.items() if s.activity}
+    weeks = {
+        w: (t.group_messages, t.chat_messages, t.calls)
+        for w, held in state.weeks.items()
+        if (t := held.teacher) is not None and t.activity
+    }
     return TeacherSummary(
         state.teacher_since,
         totals.group_chats_created if totals else 0,
@@ -54,23 +58,33 @@ class RegionKpiGauges(Collector):
         self._calendar = calendar
         self._clock = clock
         self.regions_of: Mapping[str, tuple[str, ...]] = {}
-        self.users: dict[str, TeacherSummary] = {}
+        #: Per partition this worker owns, its teachers.
+        self.partitions: dict[int, dict[str, TeacherSummary]] = {}
 
-    def update(self, user_id: str, state: UserState) -> None:
+    @property
+    def users(self) -> dict[str, TeacherSummary]:
+        return {user: s for users in self.partitions.values() for user, s in users.items()}
+
+    def update(self, user_id: str, state: UserState, partition: int = 0) -> None:
+        users = self.partitions.setdefault(partition, {})
         summary = summarize(state)
         if summary is None:
-            self.users.pop(user_id, None)
+            users.pop(user_id, None)
         else:
-            self.users[user_id] = summary
+            users[user_id] = summary
 
-    def rebuild(self, states: Iterable[tuple[str, UserState]]) -> None:
-        """Replace everything with the users now owned (after a rebalance)."""
+    def load(self, partition: int, states: Iterable[tuple[str, UserState]]) -> None:
+        """A partition now owned, with its users' state (after its restore)."""
         users = {}
         for user_id, state in states:
             summary = summarize(state)
             if summary is not None:
                 users[user_id] = summary
-        self.users = users
+        self.partitions[partition] = users
+
+    def forget(self, partition: int) -> None:
+        """A partition no longer owned."""
+        self.partitions.pop(partition, None)
 
     def current_week(self) -> int:
         """The week the gauges describe: the one the clock is in (days since the epoch, a Monday)."""
@@ -80,7 +94,7 @@ class RegionKpiGauges(Collector):
         week = self.current_week() if week is None else week
         end_ms = self._calendar.week_end_ms(week)
         by_region: dict[str, Counter[str]] = {}
-        for user_id, s in self.users.items():
+        for user_id, s in (item for users in list(self.partitions.values()) for item in users.items()):
             regions = self.regions_of.get(user_id)
             if not regions or s.teacher_since < 0 or s.teacher_since >= end_ms:
                 continue

@@ -27,9 +27,14 @@ class PartitionClock(Collector):
     """Stream time and event lag (now − stream time) per input partition, computed at scrape time;
     consumer lag (high watermark − next offset to process) per topic and partition."""
 
-    def __init__(self, lag_source: Callable[[], Iterable[tuple[str, int, int]]] = lambda: ()) -> None:
+    def __init__(
+        self,
+        lag_source: Callable[[], Iterable[tuple[str, int, int]]] = lambda: (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.stream_time_ms: dict[int, int] = {}
-        self._lag_source = lag_source
+        self.lag_source = lag_source
+        self._clock = clock
 
     def observe(self, newest_ms_by_partition: Mapping[int, int]) -> None:
         for partition, ts in newest_ms_by_partition.items():
@@ -37,7 +42,7 @@ class PartitionClock(Collector):
                 self.stream_time_ms[partition] = ts
 
     def collect(self) -> Iterable[Metric]:
-        now = time.time()
+        now = self._clock()
         stream_time = GaugeMetricFamily(
             "sferum_stream_time_seconds", "Newest event time seen, as Unix time, per partition.", labels=["partition"]
         )
@@ -52,13 +57,15 @@ class PartitionClock(Collector):
             "Messages in the partition not yet processed by this worker.",
             labels=["topic", "partition"],
         )
-        for topic, partition, messages in self._lag_source():
+        for topic, partition, messages in self.lag_source():
             consumer.add_metric([topic, str(partition)], messages)
         return [stream_time, lag, consumer]
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry, *, topics: Iterable[str] = ()) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, topics: Iterable[str] = (), clock: Callable[[], float] = time.time
+    ) -> None:
         self.registry = registry
         self.consumed = Counter(
             "sferum_events_consumed",
@@ -87,16 +94,63 @@ class Metrics:
             "sferum_events_late", "Events rejected as late (also in sferum_events_rejected).", registry=registry
         )
         self.flushed_rows = Counter("sferum_flush_rows", "Rows written to ClickHouse.", registry=registry)
-        self.flush_failures = Counter("sferum_flush_failures", "Failed writes to ClickHouse.", registry=registry)
-        self.flush_seconds = Histogram(
-            "sferum_flush_duration_seconds", "Time to write one flush.", buckets=FLUSH_BUCKETS_S, registry=registry
+        self.flush_failures = Counter(
+            "sferum_flush_failures",
+            "Failed checkpoint steps: writing rows to ClickHouse (stage store, retried), or a partition's "
+            "Kafka transaction (stage transaction, its records go in the next one).",
+            ["stage"],
+            registry=registry,
         )
-        self.pending_rows = Gauge("sferum_flush_pending_rows", "Rows waiting for a flush.", registry=registry)
+        self.flush_seconds = Histogram(
+            "sferum_flush_duration_seconds",
+            "Time of one checkpoint: rows to ClickHouse, then one Kafka transaction per partition.",
+            buckets=FLUSH_BUCKETS_S,
+            registry=registry,
+        )
+        self.pending_rows = Gauge("sferum_flush_pending_rows", "Rows waiting for a checkpoint.", registry=registry)
         self.last_flush = Gauge(
-            "sferum_flush_last_success_timestamp_seconds", "Unix time of the last successful flush.", registry=registry
+            "sferum_flush_last_success_timestamp_seconds",
+            "Unix time of the last checkpoint that committed everything it took.",
+            registry=registry,
         )
         self.assigned = Gauge("sferum_assigned_partitions", "Input partitions this worker owns now.", registry=registry)
-        self.clock = PartitionClock()
+        self.partitions_lost = Counter(
+            "sferum_partitions_lost",
+            "Partitions dropped because another member's producer fenced this one's (it owns them now).",
+            registry=registry,
+        )
+        self.restore_seconds = Histogram(
+            "sferum_restore_duration_seconds",
+            "Time to bring a partition's local state up to its changelog when it is assigned.",
+            buckets=FLUSH_BUCKETS_S,
+            registry=registry,
+        )
+        self.restored_records = Counter(
+            "sferum_restored_records", "Changelog records read into local state at assignments.", registry=registry
+        )
+        self.offset_gaps = Counter(
+            "sferum_input_offset_gaps",
+            "Times a fetched record did not follow the last one buffered: the markers of producers' "
+            "transactions, or records missing (a hole; see the runbook).",
+            ["topic"],
+            registry=registry,
+        )
+        self.hot_user_weeks = Counter(
+            "sferum_hot_user_weeks",
+            "Times one account passed SFERUM_HOT_USER_EVENTS events in one week (counted exactly all the same).",
+            registry=registry,
+        )
+        self.align_holds = Counter(
+            "sferum_align_holds",
+            "Times a partition's records were held back for an input topic whose fetch had not come yet.",
+            registry=registry,
+        )
+        self.align_held_seconds = Counter(
+            "sferum_align_held_seconds",
+            "Seconds a partition's records were held back for an input topic that was behind.",
+            registry=registry,
+        )
+        self.clock = PartitionClock(clock=clock)
         registry.register(self.clock)
         # Every label value exists from the start, so rate() and absent() work before the first event.
         for topic in topics:
@@ -106,6 +160,15 @@ class Metrics:
             self.counted.labels(etype)
         for reason in REASONS:
             self.rejected.labels(reason)
+        for stage in ("store", "transaction"):
+            self.flush_failures.labels(stage)
+        for topic in topics:
+            self.offset_gaps.labels(topic)
+
+    def count_consumed(self, consumed: Mapping[tuple[str, str], int]) -> None:
+        """Messages consumed in a batch, by (topic, type)."""
+        for (topic, etype), n in consumed.items():
+            self.consumed.labels(topic, etype).inc(n)
 
     def record(self, tally: Tally, counted_by_type: Mapping[str, int]) -> None:
         for etype, n in counted_by_type.items():

@@ -81,7 +81,6 @@ def replay(
         batch.clear()
         if since_flush >= settings.flush_max_pending_events:
             summary.rows_written += sink.write(processor.take_pending())
-            processor.flush_done()
             since_flush = 0
 
     for record in _records(paths):
@@ -91,7 +90,6 @@ def replay(
     if batch:
         run_batch()
     summary.rows_written += sink.write(processor.take_pending())
-    processor.flush_done()
     refresh_kpi(sink)  # every week: cumulative indicators depend on all of them
     summary.seconds = time.perf_counter() - started
     return summary

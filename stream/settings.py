@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -60,9 +60,8 @@ class Settings(BaseSettings):
     store: str = ""
     database: str = "sferum"
 
-    # Local state of the worker (Faust tables)
+    # Local state of the worker (RocksDB per partition) and the embedded store
     data_dir: Path = Field(default_factory=default_data_dir)
-    table_store: str = "rocksdb://"
 
     # Semantics
     timezone: str = "Europe/Moscow"
@@ -70,17 +69,22 @@ class Settings(BaseSettings):
     future_tolerance_s: int = Field(default=300, ge=0)
     max_event_bytes: int = Field(default=64 * 1024, ge=256)
 
-    # Batching and flushing
-    #: How input messages reach the pipeline: ``stream``, one by one through Faust's agent stream
-    #: and ``take_events`` (up to ``batch_max_events`` or ``batch_window_s``); ``bulk``, each
-    #: fetch as a batch from the consumer's fetch loop (``stream.delivery``), about 3.8x as fast
-    #: but EXPERIMENTAL: the rebalance fault scenario (``tests.integration.faults rebalance
-    #: --events 40000 --seed 32 --delivery bulk``) lost events with it in 1 of 34 runs after the
-    #: fix for stale batches (2 of 2 before), then none in 20 after the hole guard; that one loss
-    #: is not explained, so not for production yet.
-    delivery: Literal["bulk", "stream"] = "stream"
+    #: Events of one account in one week from which it is reported as hot (a metric and a warning;
+    #: it is counted exactly all the same). 0: never.
+    hot_user_events: int = Field(default=20_000, ge=0)
+
+    # The worker's group, batches and checkpoints
+    #: A stable id for this worker in the group (static membership: a restart within the session
+    #: timeout moves no partition). Empty: a dynamic member.
+    instance_id: str = ""
+    session_timeout_s: float = Field(default=10.0, ge=3, le=300)
+    #: How long a partition's checkpoint transaction may stay open before the broker aborts it.
+    transaction_timeout_s: float = Field(default=60.0, ge=5, le=900)
+    #: How long a partition's records wait for an input topic whose next records are on the broker
+    #: but not fetched yet (event-time alignment of the input topics).
+    align_idle_s: float = Field(default=1.0, ge=0, le=60)
     batch_max_events: int = Field(default=20_000, ge=1)
-    batch_window_s: float = Field(default=1.0, gt=0)
+    #: A checkpoint (rows to ClickHouse, then one Kafka transaction per partition) this often.
     flush_interval_s: float = Field(default=2.0, gt=0)
     flush_max_pending_events: int = Field(default=200_000, ge=1)
     flush_retry_initial_s: float = Field(default=0.5, gt=0)
@@ -136,13 +140,6 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @field_validator("table_store")
-    @classmethod
-    def _check_table_store(cls, value: str) -> str:
-        if value not in ("rocksdb://", "memory://"):
-            raise ValueError("table_store must be rocksdb:// or memory://")
         return value
 
     @model_validator(mode="after")

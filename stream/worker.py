@@ -1,4 +1,4 @@
-"""``worker``: run the Faust app; with ``drain``, stop once the input seen at start is durable."""
+"""``worker``: run the Faust app; with ``drain``, stop once the input seen at start is committed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from stream.app import build_app
+from stream.kafka.clients import changelog_topic
 from stream.kafka_admin import BrokerUnavailable, committed_offsets, end_offsets, ensure_topics
 from stream.settings import Settings
 
@@ -20,8 +21,10 @@ DRAIN_CHECK_INTERVAL_S = 1.0
 
 
 async def prepare(settings: Settings) -> dict[TopicPartition, tuple[int, int]]:
-    """Create missing topics; return the (beginning, end) offsets of the input now."""
+    """Create missing topics (the changelog compacted); return the (beginning, end) offsets of the
+    input now."""
     await ensure_topics(settings, [*settings.consumed_topics, settings.dead_letter_topic])
+    await ensure_topics(settings, [changelog_topic(settings)], compacted=True)
     return await end_offsets(settings, settings.consumed_topics)
 
 
@@ -30,19 +33,9 @@ def drained(targets: dict[TopicPartition, tuple[int, int]], committed: dict[Topi
     return all(end <= begin or committed.get(tp, -1) >= end for tp, (begin, end) in targets.items())
 
 
-class _NoBufferChatter(logging.Filter):
-    """Drops Faust's "producer buffer full size N" warnings (and their "flush took" follow-ups):
-    with one changelog message per user per batch the buffer is over Faust's 100 messages by
-    design, and hundreds of these per minute hid the worker's real warnings."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = str(record.msg)
-        return not message.startswith(("producer buffer full size", "producer flush took"))
-
-
 class _Worker(faust.Worker):
     """Faust's worker, with the log level kept as asked: given a name, mode's logging set-up leaves
-    the root logger at DEBUG, and debug records of every Kafka send then cost a sixth of the CPU."""
+    the root logger at DEBUG, and debug records of every Kafka request would cost much CPU."""
 
     def __init__(self, app: faust.App, *, level: int) -> None:
         super().__init__(app, loglevel=level, quiet=True, redirect_stdouts=False)
@@ -51,46 +44,41 @@ class _Worker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         logger.setLevel(self._level)
-        logging.getLogger("faust.transport.producer").addFilter(_NoBufferChatter())
 
 
 def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNING) -> int:
     """Run until stopped (SIGINT/SIGTERM) or, with ``drain``, until drained. Returns the exit code."""
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     targets = asyncio.run(prepare(settings))
-    app, pipeline = build_app(settings)
-    # The schema is created before Faust starts; the store is then used from one thread only.
-    pipeline.sink.ensure_schema()
+    app, runner = build_app(settings)
+    # The schema is created before the worker starts; the store is then used from one thread only.
+    runner.store.sink.ensure_schema()
     if drain:
         log.info("draining %d partitions up to %d messages", len(targets), sum(e - b for b, e in targets.values()))
 
-        async def flush_when_applied() -> None:
-            """Once this worker has applied its partitions' input, flush now, not at the next tick."""
-            owned = {TopicPartition(tp.topic, tp.partition) for tp in app.consumer.assignment()}
-            mine = {tp: offsets for tp, offsets in targets.items() if tp in owned}
-            processed = {TopicPartition(tp.topic, tp.partition): n for tp, n in pipeline.processed.items()}
-            if mine and drained(mine, processed):
-                await pipeline.flush()
-
         @app.timer(interval=DRAIN_CHECK_INTERVAL_S)
         async def check_drained() -> None:
-            await flush_when_applied()
+            applied = runner.applied()
+            mine = {tp: offsets for tp, offsets in targets.items() if tp in applied}
+            if mine and drained(mine, applied):
+                await runner.checkpoint()  # now, not at the next tick
             try:
                 committed = await committed_offsets(settings, settings.app_id)
             except (BrokerUnavailable, KafkaError) as exc:  # a broker restart: ask again next time
                 log.warning("drain check: %s", exc)
                 return
             if drained(targets, committed):
-                await pipeline.flush()
-                await pipeline.refresh_kpi()
+                await runner.checkpoint()
+                await runner.store.refresh_kpi()
                 log.info("drained: every input partition is committed up to its end offset at start")
                 os.kill(os.getpid(), signal.SIGTERM)
 
     worker = _Worker(app, level=loglevel)
+    code = 0
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
     finally:
-        pipeline.sink.close()
-    return 0
+        runner.store.sink.close()
+    return 1 if runner.failed is not None and code == 0 else code

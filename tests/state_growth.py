@@ -3,17 +3,16 @@
     python -m tests.state_growth --weeks 16 --users 20000 [--events-per-week 12]
 
 The worker's own ``BatchProcessor`` runs over ``--weeks`` weeks of generated stream time with
-its state in a dict (the same encoded bytes a Faust table holds), in batches of 2,000 events,
-with a flush (rows taken and written, so their weeks are no longer pinned) every 5 batches.
+its state in a dict, in batches of 2,000 events; the state's size is that of the records the
+worker would store (``stream.state.codec``).
 Each user is active in a week with probability 0.8 and then sends 1 to 2 × ``--events-per-week``
 events of that week; events come in time order, some swapped by up to hours, with 0.5 % late
 events (three weeks old) and 2 % duplicates.
 
 After each week of stream time it prints: users with state, live (user, week) entries, the most
 weeks one user holds, the encoded state's bytes, the event ids held, and the process's RSS. A
-week is dropped once its row is flushed and it ended at least the allowed lateness (7 days)
-before the user's stream time: so a user holds the week in progress, the previous one (still
-open for late events) and, until the next flush, a third whose row is pending.
+week is dropped once it ended at least the allowed lateness (7 days) before the user's stream
+time: so a user holds the week in progress and the previous one (still open for late events).
 
 One property is not visible here because every user acts every few weeks: a user's weeks are
 dropped when that user's next event comes (stream time is per user), so a user who stops
@@ -32,15 +31,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from stream.batch import BatchProcessor, DictState, Record
-from stream.core import decode_state
 from stream.settings import Settings
+from stream.state.codec import encode_user
 
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 #: Monday 2026-01-05 00:00 MSK
 T0_MS = int(datetime(2026, 1, 5, tzinfo=ZoneInfo("Europe/Moscow")).timestamp() * 1000)
 BATCH = 2000
-FLUSH_EVERY_BATCHES = 5
 
 
 @dataclass(frozen=True)
@@ -106,32 +104,28 @@ def rss_mb() -> float:
 
 def sample(week: int, events: int, state: DictState) -> WeekSample:
     live = most = ids = size = 0
-    for raw in state.data.values():
-        decoded = decode_state(raw)
+    for user, decoded in state.data.items():
         live += len(decoded.weeks)
         most = max(most, len(decoded.weeks))
         ids += sum(len(w.ids) for w in decoded.weeks.values())
-        size += len(raw)
+        size += sum(len(key) + len(value or b"") for key, value in encode_user(user, decoded, {})[0])
     return WeekSample(week, events, len(state.data), live, most, size, ids, rss_mb())
 
 
-def simulate(weeks: int, users: int, per_week: int, seed: int = 1, *, flush: bool = True) -> Iterator[WeekSample]:
-    """Yields a sample after each week of stream time. ``flush=False``: no flush ever succeeds
-    (a store down for good), so every week stays pinned by its pending row."""
+def simulate(weeks: int, users: int, per_week: int, seed: int = 1, *, lateness_days: int = 7) -> Iterator[WeekSample]:
+    """Yields a sample after each week of stream time."""
     rnd = random.Random(seed)
     end_ms = T0_MS + weeks * WEEK_MS
-    processor = BatchProcessor(Settings(), check_key=True, clock=lambda: end_ms / 1000 + 3600)
+    settings = Settings(allowed_lateness_s=lateness_days * 86_400)
+    processor = BatchProcessor(settings, check_key=True, clock=lambda: end_ms / 1000 + 3600)
     state = DictState()
-    seq = events = batches = 0
+    seq = events = 0
     for week in range(weeks):
         lines = week_events(rnd, week, users, per_week, seq)
         seq += len(lines)
         for i in range(0, len(lines), BATCH):
             processor.process([Record(line, key, None) for key, line in lines[i : i + BATCH]], state)
-            batches += 1
-            if flush and batches % FLUSH_EVERY_BATCHES == 0:
-                processor.take_pending()  # written to the store ...
-                processor.flush_done()  # ... and acknowledged: the rows' weeks are no longer pinned
+            processor.take_pending()  # written to the store
         events += len(lines)
         yield sample(week + 1, events, state)
 

@@ -71,7 +71,13 @@ def read_dead_letter_topic(broker: str, topic: str, expected: int, timeout_s: fl
     """(original bytes, headers) of every message of the dead-letter topic."""
 
     async def consume() -> list[tuple[bytes, dict]]:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest", group_id=None)
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=broker,
+            auto_offset_reset="earliest",
+            group_id=None,
+            isolation_level="read_committed",
+        )
         await consumer.start()
         got: list[tuple[bytes, dict]] = []
         try:

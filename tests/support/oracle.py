@@ -99,11 +99,15 @@ def _has_nan(value: object) -> bool:
     return False
 
 
-def expected(lines: list[bytes], now_ms: int) -> Expected:
-    """Process the lines in order; a user's stream time is the newest accepted ts of that user."""
+def expected(lines: list[bytes], now_ms: int, lateness: timedelta = LATENESS) -> Expected:
+    """Process the lines in order. A user's stream time is the newest ts of the user's counted
+    events. An event is late when its week ended at least ``lateness`` before it; else a
+    duplicate when an earlier counted event of the user has the same event_id and a week that has
+    not ended ``lateness`` before the stream time (whatever the two events' ts); else counted."""
     out = Expected()
     stream_time: dict[str, datetime] = {}
-    seen: set[tuple[str, str]] = set()
+    #: (user, event_id) -> the week_end of the counted event with that id
+    seen: dict[tuple[str, str], datetime] = {}
     rows: dict[tuple[str, date, str], list[int]] = {}
     for index, line in enumerate(lines):
         out.consumed += 1
@@ -121,16 +125,17 @@ def expected(lines: list[bytes], now_ms: int) -> Expected:
         monday = week_of(obj["ts"])
         week_end = monday + timedelta(days=7)
         newest = stream_time.get(user)
-        if newest is not None and week_end <= newest - LATENESS:
+        if newest is not None and week_end <= newest - lateness:
             out.rejected["late"] += 1
             out.rejected_lines[index] = "late"
             continue
-        if newest is None or when > newest:
-            stream_time[user] = when
-        if (user, obj["event_id"]) in seen:
+        earlier = seen.get((user, obj["event_id"]))
+        if earlier is not None and (newest is None or earlier > newest - lateness):
             out.duplicates += 1
             continue
-        seen.add((user, obj["event_id"]))
+        if newest is None or when > newest:
+            stream_time[user] = when
+        seen[(user, obj["event_id"])] = week_end
         out.counted += 1
         if etype == "registered":
             out.registrations.add((obj["role"], user, obj["registered_by"], obj["ts"], obj["event_id"]))

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from stream.batch import BatchProcessor, DictState, Record, RegistrationRow, Tally
-from stream.core import TeacherWeekRow
+from stream.core import TeacherWeekRow, UserState
 from stream.settings import Settings
 
 
@@ -74,20 +74,20 @@ def keyed(value: bytes, key: bytes | None) -> Record:
 
 
 class CountingState(DictState):
-    """A DictState that counts reads and writes per user."""
+    """A DictState that counts loads and changes per user."""
 
     def __init__(self) -> None:
         super().__init__()
         self.gets: Counter[str] = Counter()
         self.puts: Counter[str] = Counter()
 
-    def get(self, user_id: str, origin: Any) -> bytes | None:
+    def load(self, user_id: str) -> UserState:
         self.gets[user_id] += 1
-        return super().get(user_id, origin)
+        return super().load(user_id)
 
-    def put(self, user_id: str, origin: Any, value: bytes) -> None:
+    def changed(self, user_id: str) -> None:
         self.puts[user_id] += 1
-        super().put(user_id, origin, value)
+        super().changed(user_id)
 
 
 def assert_tally_adds_up(tally: Tally) -> None:
@@ -171,8 +171,6 @@ def test_tally_of_a_mixed_batch() -> None:
     assert tally.rejected_total == 5
     assert_tally_adds_up(tally)
     assert outcome.counted_by_type == Counter({"message_sent": 3, "registered": 1})
-    assert outcome.record_types[3:6] == ["invalid", "invalid", "invalid"]
-    assert max(outcome.record_ts) == NOW_MS + 300_000
 
 
 def test_t1_is_not_late_though_t2_stream_time_is_ahead_stream_time_is_per_user() -> None:
@@ -256,7 +254,7 @@ def test_non_teacher_activity_makes_no_row() -> None:
     assert len(proc.pending) == 0
 
 
-def test_registrations_are_pending_for_any_role_once_per_event_id() -> None:
+def test_registrations_are_pending_for_any_role_once_per_user_and_event_id() -> None:
     proc = processor()
     proc.process(
         records(
@@ -264,82 +262,70 @@ def test_registrations_are_pending_for_any_role_once_per_event_id() -> None:
             line("registered", event_id="r-2", user="s-1", role="student", by="parent"),
             line("registered", event_id="r-3", user="school-1", role="school"),
             line("registered", event_id="r-4", user="mun-1", role="municipality"),
-            line("registered", event_id="r-1", user="t-1"),
+            line("registered", event_id="r-1", user="t-1"),  # a duplicate
+            line("registered", event_id="r-1", user="t-2"),  # the same id, another user: its own row
         ),
         DictState(),
     )
     assert proc.pending.registrations == {
-        "r-1": RegistrationRow("t-1", "teacher", "self", TUE_MAR05_NOON, "r-1"),
-        "r-2": RegistrationRow("s-1", "student", "parent", TUE_MAR05_NOON, "r-2"),
-        "r-3": RegistrationRow("school-1", "school", "self", TUE_MAR05_NOON, "r-3"),
-        "r-4": RegistrationRow("mun-1", "municipality", "self", TUE_MAR05_NOON, "r-4"),
+        ("teacher", "t-1", "r-1"): RegistrationRow("t-1", "teacher", "self", TUE_MAR05_NOON, "r-1"),
+        ("student", "s-1", "r-2"): RegistrationRow("s-1", "student", "parent", TUE_MAR05_NOON, "r-2"),
+        ("school", "school-1", "r-3"): RegistrationRow("school-1", "school", "self", TUE_MAR05_NOON, "r-3"),
+        ("municipality", "mun-1", "r-4"): RegistrationRow("mun-1", "municipality", "self", TUE_MAR05_NOON, "r-4"),
+        ("teacher", "t-2", "r-1"): RegistrationRow("t-2", "teacher", "self", TUE_MAR05_NOON, "r-1"),
     }
     assert proc.pending.teacher_weeks == {}
 
 
-def test_pending_rows_after_a_flush_are_only_those_changed_since() -> None:
+def test_pending_rows_after_a_take_are_only_those_changed_since() -> None:
     proc, states = processor(), DictState()
     proc.process(records(line(event_id="m-1"), line(event_id="m-2", ts=TUE_MAR12_NOON)), states)
-    flushed = proc.take_pending()
-    assert set(flushed.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR11)}
-    proc.flush_done()
+    taken = proc.take_pending()
+    assert set(taken.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR11)}
     proc.process(records(line(event_id="m-3", ts=TUE_MAR12_NOON)), states)
     assert proc.pending.teacher_weeks == {("t-1", W_MAR11): TeacherWeekRow(W_MAR11, "t-1", 0, 2, 2, 0, 2)}
 
 
-def test_failed_flush_puts_rows_back_and_newer_versions_win() -> None:
-    proc, states = processor(), DictState()
-    proc.process(records(line(event_id="m-1"), line(event_id="m-2", ts=TUE_MAR12_NOON)), states)
-    proc.take_pending()
-    proc.process(records(line(event_id="m-3", ts=TUE_MAR12_NOON)), states)  # while the flush runs
-    proc.flush_failed()
-    assert proc.pending.teacher_weeks == {
-        ("t-1", W_MAR04): TeacherWeekRow(W_MAR04, "t-1", 0, 1, 1, 0, 1),
-        ("t-1", W_MAR11): TeacherWeekRow(W_MAR11, "t-1", 0, 2, 2, 0, 2),
-    }
-
-
-def test_redelivered_events_count_once_and_rewrite_their_rows() -> None:
+def test_redelivered_events_count_once_and_make_no_row() -> None:
     states = DictState()
     batch = records(line(event_id="m-1"), line(event_id="m-2"))
-    processor().process(batch, states)  # its rows are lost: the worker stops before the flush
+    processor().process(batch, states)
     again = processor()
     outcome = again.process(batch, states)
     assert (outcome.tally.counted, outcome.tally.duplicates) == (0, 2)
-    assert again.pending.teacher_weeks == {("t-1", W_MAR04): TeacherWeekRow(W_MAR04, "t-1", 0, 2, 2, 0, 2)}
+    assert len(again.pending) == 0
 
 
-def test_late_decision_for_a_new_event_is_the_same_whether_the_week_is_pinned_or_evicted() -> None:
-    pinned, flushed = processor(), processor()
-    pinned_states, flushed_states = DictState(), DictState()
-    for proc, states in ((pinned, pinned_states), (flushed, flushed_states)):
-        proc.process(records(line(event_id="m-1")), states)
-        if proc is flushed:
-            proc.take_pending()
-            proc.flush_done()
-        proc.process(records(line(event_id="new", ts=MON_MAR18_MIDNIGHT)), states)
-    assert ("t-1", W_MAR04) in pinned.pending.teacher_weeks  # still pinned, so still held
-    for proc, states in ((pinned, pinned_states), (flushed, flushed_states)):
-        outcome = proc.process(records(line(event_id="m-2")), states)
-        assert outcome.tally.rejected == Counter({"late": 1})
-    # An event already applied is late too, held or not; while held, its row is written again.
-    assert pinned.process(records(line(event_id="m-1")), pinned_states).tally.rejected == Counter({"late": 1})
-    assert flushed.process(records(line(event_id="m-1")), flushed_states).tally.rejected == Counter({"late": 1})
-    assert ("t-1", W_MAR04) in pinned.pending.teacher_weeks
+def test_a_batch_writes_the_row_of_a_week_it_also_closed() -> None:
+    # m-1 counts in W_MAR04, then "new" moves t-1's stream time past W_MAR04 + 7 days in the same
+    # batch: the week is dropped from the state, but only after its row was taken
+    proc, states = processor(), DictState()
+    outcome = proc.process(
+        records(line(event_id="m-1", ts=TUE_MAR05_NOON), line(event_id="new", ts=MON_MAR18_MIDNIGHT)), states
+    )
+    assert outcome.tally.counted == 2
+    assert proc.pending.teacher_weeks[("t-1", W_MAR04)] == TeacherWeekRow(W_MAR04, "t-1", 0, 1, 1, 0, 1)
+    assert set(states.data["t-1"].weeks) == {W_MAR18}
 
 
-def test_events_re_read_after_a_crash_rewrite_rows_of_weeks_the_lost_batch_closed() -> None:
-    states = DictState()
-    batch = records(line(event_id="m-1", ts=TUE_MAR05_NOON), line(event_id="new", ts=MON_MAR18_MIDNIGHT))
-    first = processor()
-    assert first.process(batch, states).tally.counted == 2
-    assert set(first.pending.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR18)}
-    # The worker dies before the flush: the state (changelog) survives, the pending rows and the
-    # offset commit do not, so the same batch is read again by a fresh processor.
-    again = processor()
-    outcome = again.process(batch, states)
-    # m-1's week is now past the lateness for t-1, so m-1 is judged late (as it would be in a
-    # replay), but it is not counted twice and its row, lost with the crash, is written again.
-    assert (outcome.tally.duplicates, outcome.tally.counted, dict(outcome.tally.rejected)) == (1, 0, {"late": 1})
-    assert set(again.pending.teacher_weeks) == {("t-1", W_MAR04), ("t-1", W_MAR18)}
-    assert again.pending.teacher_weeks[("t-1", W_MAR04)].version == 1
+def test_late_decision_is_the_same_whether_or_not_the_closed_week_was_dropped() -> None:
+    for split in (False, True):  # one batch, or two: the week is dropped at the end of the first
+        proc, states = processor(), DictState()
+        first = [line(event_id="m-1"), line(event_id="new", ts=MON_MAR18_MIDNIGHT)]
+        if split:
+            proc.process(records(first[0]), states)
+            proc.process(records(first[1]), states)
+        else:
+            proc.process(records(*first), states)
+        outcome = proc.process(records(line(event_id="m-2"), line(event_id="m-1")), states)
+        assert outcome.tally.rejected == Counter({"late": 2})
+
+
+def test_a_week_of_one_account_passing_the_hot_threshold_is_reported_once() -> None:
+    settings = SETTINGS.model_copy(update={"hot_user_events": 3})
+    proc, states = BatchProcessor(settings, check_key=False, clock=lambda: NOW_S), DictState()
+    first = proc.process(records(*(line(event_id=f"m-{i}") for i in range(2))), states)
+    second = proc.process(records(*(line(event_id=f"m-{i}") for i in range(2, 6))), states)
+    third = proc.process(records(line(event_id="m-9")), states)
+    assert (first.hot_weeks, [week for _, week in second.hot_weeks], third.hot_weeks) == ([], [W_MAR04], [])
+    assert second.tally.counted == 4  # counted exactly all the same

@@ -48,15 +48,3 @@ def test_sql_prints_in_the_requested_format(tmp_path) -> None:  # type: ignore[n
     assert result.stdout == '1,"x"\n'
 
 
-def test_worker_log_drops_only_fausts_producer_buffer_chatter() -> None:
-    import logging
-
-    from stream.worker import _NoBufferChatter
-
-    def record(message: str) -> logging.LogRecord:
-        return logging.LogRecord("faust.transport.producer", logging.WARNING, __file__, 1, message, None, None)
-
-    chatter = _NoBufferChatter()
-    assert not chatter.filter(record("producer buffer full size 381"))
-    assert not chatter.filter(record("producer flush took 0.2"))
-    assert chatter.filter(record("Cannot flush: Producer not Running"))

@@ -1,5 +1,5 @@
 """``stream.core``: teacher counters per week, duplicates, lateness by per-user stream time,
-eviction, and the state encoding.
+eviction, and a round trip of the state through its stored records.
 
 Weeks are in Europe/Moscow (UTC+3 all year); the allowed lateness is 7 days. Instants are epoch
 milliseconds written out by hand (checked with ``date -u -d``).
@@ -17,16 +17,18 @@ from stream.core import (
     DUPLICATE,
     IGNORED,
     LATE,
+    Counters,
     Policy,
     TeacherWeekRow,
     UserState,
     WeekState,
     apply_user_events,
-    decode_state,
-    encode_state,
+    evict_closed_weeks,
+    id_hash,
     staff_week_row,
     teacher_week_row,
 )
+from stream.state.codec import decode_user, encode_user
 from stream.week import WeekCalendar
 
 SEVEN_DAYS_MS = 604_800_000
@@ -71,8 +73,20 @@ def row(week: int, *, chats: int = 0, group: int = 0, chat: int = 0, calls: int 
     return TeacherWeekRow(week, "t-1", chats, group, chat, calls, version)
 
 
-def apply(state: UserState, *events: Event, pinned: frozenset[int] = frozenset()) -> list[str]:
-    return apply_user_events(state, events, POLICY, lambda week: week in pinned).outcomes
+def apply(state: UserState, *events: Event, evict: bool = True) -> list[str]:
+    """Apply as a batch does: the events, then the weeks they closed are dropped."""
+    outcomes = apply_user_events(state, events, POLICY).outcomes
+    if evict:
+        evict_closed_weeks(state, POLICY)
+    return outcomes
+
+
+def round_trip(state: UserState, user: str = "t-1") -> UserState:
+    """The state as the store gives it back."""
+    entries, _ = encode_user(user, state, {})
+    stored = dict(entries)
+    restored, _ = decode_user(user, stored[b"u" + user.encode()], stored.get)
+    return restored
 
 
 # Counters ---------------------------------------------------------------------------------------
@@ -168,13 +182,13 @@ def test_registration_is_kept_for_any_role_and_makes_no_teacher_row(role: str) -
     assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) is None
 
 
-def test_repeated_registration_is_a_duplicate_but_is_reported_again_for_rewriting() -> None:
+def test_repeated_registration_is_a_duplicate_and_reported_once() -> None:
     state = UserState()
     reg = registration(event_id="r-1")
     assert apply(state, reg) == [COUNTED]
     result = apply_user_events(state, [reg], POLICY)
     assert result.outcomes == [DUPLICATE]
-    assert result.registrations == [reg]  # same event_id, so its row replaces itself
+    assert result.registrations == []
 
 
 # Duplicates -------------------------------------------------------------------------------------
@@ -187,21 +201,52 @@ def test_duplicate_event_id_in_one_batch_counts_once() -> None:
     assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, group=1, chat=1, version=1)
 
 
-def test_duplicate_event_id_in_a_later_batch_counts_once_and_touches_its_week() -> None:
+def test_duplicate_event_id_in_a_later_batch_counts_once_and_changes_nothing() -> None:
     state = UserState()
     apply(state, event(event_id="m-1"))
     result = apply_user_events(state, [event(event_id="m-1")], POLICY)
     assert result.outcomes == [DUPLICATE]
-    assert result.touched_weeks == {W_MAR04}  # the row is written again, in case it was lost
+    assert result.touched_weeks == set() and not result.changed
     assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, group=1, chat=1, version=1)
 
 
-def test_duplicate_survives_an_encode_decode_round_trip_of_the_state() -> None:
+def test_duplicate_survives_a_round_trip_of_the_state_through_the_store() -> None:
     state = UserState()
     apply(state, event(event_id="m-1"))
-    restored = decode_state(encode_state(state))
+    restored = round_trip(state)
     assert apply(restored, event(event_id="m-1"), event(event_id="m-2")) == [DUPLICATE, COUNTED]
     assert teacher_week_row("t-1", W_MAR04, restored.weeks[W_MAR04]) == row(W_MAR04, group=2, chat=2, version=2)
+
+
+def test_an_id_delivered_again_with_a_ts_in_another_open_week_counts_once() -> None:
+    # the same event_id is the same event, whatever ts its second delivery carries
+    state = UserState()
+    assert apply(state, event(event_id="m-1", ts=TUE_MAR05_NOON)) == [COUNTED]
+    assert apply(state, event(event_id="m-1", ts=TUE_MAR12_NOON)) == [DUPLICATE]
+    assert apply(state, event(event_id="m-1", ts=TUE_MAR05_NOON - 3_600_000)) == [DUPLICATE]
+    assert set(state.weeks) == {W_MAR04}
+    assert state.stream_time == TUE_MAR05_NOON  # a duplicate does not move the stream time
+
+
+def test_an_id_of_a_closed_week_counts_again_in_an_open_week() -> None:
+    # once its week is closed, nothing remembers an id: a new delivery in an open week counts
+    state = UserState()
+    apply(state, event(event_id="m-1", ts=TUE_MAR05_NOON), event(event_id="x", ts=MON_MAR18_MIDNIGHT), evict=False)
+    assert W_MAR04 in state.weeks  # closed, but still held: it must not matter
+    assert apply(state, event(event_id="m-1", ts=MON_MAR18_MIDNIGHT + 1)) == [COUNTED]
+
+
+def test_the_same_id_of_two_users_counts_for_each() -> None:
+    first, second = UserState(), UserState()
+    assert apply(first, event(event_id="shared", user="t-1")) == [COUNTED]
+    assert apply(second, event(event_id="shared", user="t-2")) == [COUNTED]
+
+
+def test_ids_are_kept_as_64_bit_hashes() -> None:
+    state = UserState()
+    apply(state, event(event_id="m-1"), event(event_id="m-2"))
+    assert state.weeks[W_MAR04].ids == {id_hash("m-1"), id_hash("m-2")}
+    assert all(0 <= h < 2**64 for h in state.weeks[W_MAR04].ids)
 
 
 # Lateness ---------------------------------------------------------------------------------------
@@ -242,10 +287,10 @@ def test_order_decides_lateness_within_a_batch() -> None:
 def test_late_event_changes_no_state() -> None:
     state = UserState()
     apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))
-    before = encode_state(state)
+    before = encode_user("t-1", state, {})
     result = apply_user_events(state, [event(event_id="old", ts=TUE_MAR05_NOON)], POLICY)
     assert result.outcomes == [LATE] and result.touched_weeks == set()
-    assert encode_state(state) == before
+    assert encode_user("t-1", state, {}) == before
 
 
 def test_late_registration_is_late_too() -> None:
@@ -262,17 +307,16 @@ def test_registration_advances_stream_time() -> None:
     assert apply(state, event(event_id="old", ts=TUE_MAR05_NOON)) == [LATE]
 
 
-def test_late_decision_for_a_new_event_does_not_depend_on_whether_the_week_was_evicted() -> None:
+def test_decisions_do_not_depend_on_whether_a_closed_week_was_dropped_yet() -> None:
     kept, evicted = UserState(), UserState()
-    for state, pinned in ((kept, frozenset({W_MAR04})), (evicted, frozenset())):
+    for state, evict in ((kept, False), (evicted, True)):
         apply(state, event(event_id="m-1", ts=TUE_MAR05_NOON))
-        apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT), pinned=pinned)
+        apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT), evict=evict)
     assert W_MAR04 in kept.weeks and W_MAR04 not in evicted.weeks
     for state in (kept, evicted):
-        assert apply(state, event(event_id="m-2", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
-    # an event already applied is late too; while its week is held, the week is touched (row rewritten)
-    assert apply(kept, event(event_id="m-1", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
-    assert apply(evicted, event(event_id="m-1", ts=TUE_MAR05_NOON), pinned=frozenset({W_MAR04})) == [LATE]
+        assert apply(state, event(event_id="m-2", ts=TUE_MAR05_NOON), evict=False) == [LATE]
+        assert apply(state, event(event_id="m-1", ts=TUE_MAR05_NOON), evict=False) == [LATE]
+        assert apply(state, event(event_id="m-1", ts=MON_MAR18_MIDNIGHT + 5), evict=False) == [COUNTED]
 
 
 # Eviction ---------------------------------------------------------------------------------------
@@ -296,21 +340,16 @@ def test_week_within_the_lateness_is_kept() -> None:
     assert set(state.weeks) == {W_MAR04, W_MAR11}
 
 
-def test_pinned_week_past_the_lateness_is_kept_until_unpinned() -> None:
-    state = state_with_old_week()
-    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT), pinned=frozenset({W_MAR04}))
-    assert set(state.weeks) == {W_MAR04, W_MAR18}
-    apply(state, event(event_id="newer", ts=MON_MAR18_MIDNIGHT + 1))  # no longer pinned
-    assert set(state.weeks) == {W_MAR18}
-
-
-def test_week_touched_in_the_batch_is_kept_even_past_the_lateness() -> None:
+def test_weeks_closed_by_a_batch_stay_until_the_caller_drops_them() -> None:
+    # a batch's rows are read after it: a week the batch both touched and closed is still there
     state = UserState()
     result = apply_user_events(
         state, [event(event_id="m-1", ts=TUE_MAR05_NOON), event(event_id="new", ts=MON_MAR18_MIDNIGHT)], POLICY
     )
     assert result.touched_weeks == {W_MAR04, W_MAR18}
-    assert set(state.weeks) == {W_MAR04, W_MAR18}
+    assert teacher_week_row("t-1", W_MAR04, state.weeks[W_MAR04]) == row(W_MAR04, group=1, chat=1, version=1)
+    assert evict_closed_weeks(state, POLICY) == [W_MAR04]
+    assert set(state.weeks) == {W_MAR18}
 
 
 def test_only_weeks_past_the_lateness_go_when_several_are_held() -> None:
@@ -329,44 +368,24 @@ def test_week_of_only_a_registration_is_evicted_past_the_lateness() -> None:
     assert set(state.weeks) == {W_MAR18}
 
 
-def test_week_of_a_registration_applied_in_the_batch_is_kept_even_past_the_lateness() -> None:
-    # A registration and, in the same batch, a later event that puts its week past the lateness:
-    # the registration's row is not flushed yet, so its week must stay in the state (then it is
-    # pinned until the flush). Otherwise a crash before the flush loses the registration: re-read,
-    # it is late for the restored stream time and, with its week gone, nothing reports it again.
-    state = UserState()
-    result = apply_user_events(
-        state, [registration(event_id="r-1", ts=TUE_MAR05_NOON), event(event_id="new", ts=MON_MAR18_MIDNIGHT)], POLICY
-    )
-    assert [r.event_id for r in result.registrations] == ["r-1"]
-    assert set(state.weeks) == {W_MAR04, W_MAR18}
-    restored = decode_state(encode_state(state))  # the changelog's copy, after a crash
-    again = apply_user_events(restored, [registration(event_id="r-1", ts=TUE_MAR05_NOON)], POLICY)
-    assert again.outcomes == [LATE]
-    assert [r.event_id for r in again.registrations] == ["r-1"]  # reported again, so written again
+# The state through the store ------------------------------------------------------------------
 
 
-# State encoding ---------------------------------------------------------------------------------
-
-
-def test_state_survives_encode_decode_round_trip() -> None:
+def test_state_survives_a_round_trip_through_its_stored_records() -> None:
     state = UserState(
         stream_time=TUE_MAR12_NOON,
         weeks={
             W_MAR04: WeekState(
-                ids={"c-1", "m-1", "m-2", "k-1"},
-                activity=4,
-                group_chats_created=1,
-                group_messages=2,
-                chat_messages=2,
-                calls=1,
+                ids={id_hash(i) for i in ("c-1", "m-1", "m-2", "k-1")},
+                teacher=Counters(activity=4, group_chats_created=1, group_messages=2, chat_messages=2, calls=1),
             ),
-            W_MAR11: WeekState(ids={"r-1"}),
+            W_MAR11: WeekState(ids={id_hash("r-1")}),
         },
+        teacher_since=TUE_MAR05_NOON,
+        teacher_totals=Counters(activity=4, group_chats_created=1, group_messages=2, chat_messages=2, calls=1),
     )
-    restored = decode_state(encode_state(state))
+    restored = round_trip(state)
     assert restored == state
-    assert restored.weeks[W_MAR04].ids == {"c-1", "m-1", "m-2", "k-1"}
     assert teacher_week_row("t-1", W_MAR04, restored.weeks[W_MAR04]) == row(
         W_MAR04, chats=1, group=2, chat=2, calls=1, version=4
     )
@@ -375,8 +394,8 @@ def test_state_survives_encode_decode_round_trip() -> None:
 def test_state_built_by_applying_events_survives_round_trip() -> None:
     state = UserState()
     apply(state, event(event_id="m-1"), event("call", event_id="k-1", ts=TUE_MAR12_NOON), registration(event_id="r-1"))
-    assert decode_state(encode_state(state)) == state
+    assert round_trip(state) == state
 
 
 def test_missing_state_decodes_to_an_empty_state() -> None:
-    assert decode_state(None) == UserState(stream_time=-1, weeks={})
+    assert decode_user("t-1", None, lambda key: None) == (UserState(stream_time=-1, weeks={}), {})

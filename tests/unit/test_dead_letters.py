@@ -1,34 +1,17 @@
-"""``stream.pipeline.dead_letter_message``: a dead letter is never too large to send. A 10 MB
+"""``stream.kafka.deadletters.dead_letter_message``: a dead letter is never too large to send. A 10 MB
 message (``too_large``) sent as it is was over the producer's request size (1 MB): the agent
 crashed on it and the worker stalled for good."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-
-from faust.types import TP
 
 from stream.batch import DeadLetter, Record
-from stream.pipeline import dead_letter_message
-
-
-@dataclass
-class Message:
-    tp: TP
-    offset: int
-
-    @property
-    def topic(self) -> str:
-        return self.tp.topic
-
-    @property
-    def partition(self) -> int:
-        return self.tp.partition
+from stream.kafka.deadletters import Source, dead_letter_message
 
 
 def letter(value: bytes) -> DeadLetter:
-    return DeadLetter(Record(value, b"k", Message(TP("events", 0), 7)), "too_large", "big")
+    return DeadLetter(Record(value, b"k", Source("events", 0, 7)), "too_large", "big")
 
 
 def test_a_dead_letter_within_the_limit_carries_the_original_bytes() -> None:

@@ -321,7 +321,6 @@ def test_k8s_settings_are_strings_the_worker_accepts() -> None:
     assert all(isinstance(value, str) for value in config.values()), "ConfigMap values must be strings"
     (store,) = k8s("Secret")["stringData"].values()
     settings = settings_from_env(config | {"SFERUM_STORE": store})
-    assert settings.table_store == "rocksdb://"
     assert urlparse(settings.store_dsn).scheme in ("http", "https")
 
 

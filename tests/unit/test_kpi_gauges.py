@@ -41,7 +41,7 @@ class Clock:
 
 def _teacher() -> UserState:
     """Registered on 2026-11-02; in the week before MONDAY: 1 group chat, 12 group messages, 2 calls."""
-    week = WeekState(activity=15, group_chats_created=1, group_messages=12, chat_messages=12, calls=2)
+    week = WeekState(teacher=Counters(activity=15, group_chats_created=1, group_messages=12, chat_messages=12, calls=2))
     return UserState(
         stream_time=_ms(2026, 11, 29, 23, 0),
         weeks={LAST_WEEK: week},

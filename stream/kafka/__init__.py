@@ -1,0 +1,2 @@
+"""The worker's Kafka side: the group and its assignment, the partition tasks, the event-time merge
+of the input topics, the changelog restore and the commit protocol."""
