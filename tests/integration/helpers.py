@@ -9,8 +9,10 @@ import urllib.request
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -67,8 +69,42 @@ def count_rows(dsn: str, table: str) -> int:
         sink.close()
 
 
-def read_dead_letter_topic(broker: str, topic: str, expected: int, timeout_s: float = 60) -> list[tuple[bytes, dict]]:
-    """(original bytes, headers) of every message of the dead-letter topic."""
+def read_topic(broker: str, topic: str) -> dict[tuple[int, int], tuple[bytes | None, bytes]]:
+    """Every record of a topic now, by (partition, offset): (key, value)."""
+
+    async def consume() -> dict[tuple[int, int], tuple[bytes | None, bytes]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        await consumer.start()
+        try:
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            got: dict[tuple[int, int], tuple[bytes | None, bytes]] = {}
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                    for r in records:
+                        got[(tp.partition, r.offset)] = (r.key, r.value)
+            return got
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
+
+
+def read_dead_letter_topic(
+    broker: str, topic: str, expected: int, timeout_s: float = 60, *, with_keys: bool = False
+) -> list[tuple[bytes, dict]]:
+    """(original bytes, headers) of every message of the dead-letter topic (the headers with the
+    record's key under ``"key"`` too, when ``with_keys``)."""
 
     async def consume() -> list[tuple[bytes, dict]]:
         consumer = AIOKafkaConsumer(
@@ -85,16 +121,22 @@ def read_dead_letter_topic(broker: str, topic: str, expected: int, timeout_s: fl
             while len(got) < expected and asyncio.get_running_loop().time() < deadline:
                 batch = await consumer.getmany(timeout_ms=1000)
                 for records in batch.values():
-                    for r in records:
-                        got.append((r.value, {k: v.decode() for k, v in r.headers}))
+                    got.extend((r.value, _headers(r, with_keys)) for r in records)
             batch = await consumer.getmany(timeout_ms=1000)  # nothing more should come
             for records in batch.values():
-                got.extend((r.value, {k: v.decode() for k, v in r.headers}) for r in records)
+                got.extend((r.value, _headers(r, with_keys)) for r in records)
         finally:
             await consumer.stop()
         return got
 
     return asyncio.run(consume())
+
+
+def _headers(record: Any, with_key: bool) -> dict[str, Any]:
+    headers: dict[str, Any] = {k: v.decode() for k, v in record.headers}
+    if with_key:
+        headers["key"] = record.key
+    return headers
 
 
 def read_dead_letter_file(path: Path) -> list[tuple[bytes, str]]:

@@ -7,6 +7,7 @@ events, Monday-midnight instants and malformed lines of every kind.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from tests.integration.helpers import (
     read_dead_letter_topic,
     read_staff_week,
     read_tables,
+    read_topic,
     reasons,
 )
 from tests.support.eventgen import GenConfig, generate
@@ -58,16 +60,11 @@ def test_generated_set_has_what_the_acceptance_asks_for(mixed: tuple[Path, list[
     assert truth.consumed == truth.counted + truth.ignored + truth.duplicates + sum(truth.rejected.values())
 
 
-@pytest.fixture(scope="module", params=["bulk", "stream"])
+@pytest.fixture(scope="module")
 def worker_result(
-    mixed: tuple[Path, list[bytes], Expected],
-    broker: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
+    mixed: tuple[Path, list[bytes], Expected], broker: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, list[tuple[bytes, str]], float]:
-    """One mixed topic: Kafka orders each user's events exactly as the file does. Both ways of
-    delivering the input (``SFERUM_DELIVERY``): the fetch loop's bulk batches (the default) and
-    Faust's agent stream."""
+    """One mixed topic: Kafka orders each user's events exactly as the file does."""
     path, lines, truth = mixed
     base = tmp_path_factory.mktemp("worker")
     name = f"mixed{int(time.time() * 1000) % 10**9}"
@@ -79,7 +76,6 @@ def worker_result(
         "SFERUM_DATA_DIR": str(base / "data"),
         "SFERUM_STORE": f"chdb://{base / 'store'}",
         "SFERUM_WEB_PORT": str(free_port()),
-        "SFERUM_DELIVERY": request.param,
     }
     produced = run_cli("produce", "--topic", f"{name}.events", str(path), env=env)
     assert produced.returncode == 0, produced.stderr[-3000:]
@@ -87,13 +83,19 @@ def worker_result(
     drained = run_cli("worker", "--drain", env=env, timeout=900)
     seconds = time.perf_counter() - started
     assert drained.returncode == 0, drained.stderr[-5000:]
-    letters = read_dead_letter_topic(broker, f"{name}.dead-letter", expected=sum(truth.rejected.values()))
+    letters = read_dead_letter_topic(
+        broker, f"{name}.dead-letter", expected=sum(truth.rejected.values()), with_keys=True
+    )
     got = [(value, headers["reason"]) for value, headers in letters]
-    for _, headers in letters:
-        assert headers["source_topic"] == f"{name}.events"
-        assert int(headers["source_offset"]) >= 0 and headers["detail"]
+    # each dead letter points at where its message was produced: same bytes, same key there
+    source = read_topic(broker, f"{name}.events")
+    for value, headers in letters:
+        assert headers["source_topic"] == f"{name}.events" and headers["detail"]
+        where = (int(headers["source_partition"]), int(headers["source_offset"]))
+        assert source[where] == (headers["key"], value), where
+    assert len({(h["source_partition"], h["source_offset"]) for _, h in letters}) == len(letters)
     rate = len(lines) / seconds
-    print(f"\nworker --drain ({request.param}): {len(lines)} lines in {seconds:.1f} s = {rate:.0f} events/s")
+    print(f"\nworker --drain: {len(lines)} lines in {seconds:.1f} s = {rate:.0f} events/s")
     return env["SFERUM_STORE"], got, seconds
 
 
@@ -131,7 +133,7 @@ def replay_result(
 def test_replay_matches_independent_computation(
     mixed: tuple[Path, list[bytes], Expected], replay_result: tuple[str, dict, Path]
 ) -> None:
-    _, lines, truth = mixed
+    path, lines, truth = mixed
     store, summary, letters = replay_result
     teacher_week, registrations = read_tables(store)
     assert teacher_week == truth.teacher_week
@@ -147,6 +149,12 @@ def test_replay_matches_independent_computation(
     total = summary["counted"] + summary["ignored"] + summary["duplicates"] + summary["rejected"]
     assert summary["consumed"] == total
     _assert_dead_letters(read_dead_letter_file(letters), lines, truth)
+    # each names its file and line, which holds the same bytes, and says why
+    for obj in map(json.loads, letters.read_bytes().splitlines()):
+        name, number = obj["source"].rsplit(":", 1)
+        assert name == path.name and obj["detail"]
+        assert lines[int(number) - 1] == base64.b64decode(obj["original_b64"])
+        assert truth.rejected_lines[int(number) - 1] == obj["reason"]
 
 
 def test_replay_and_worker_write_identical_tables(

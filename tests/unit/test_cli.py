@@ -46,5 +46,3 @@ def test_sql_prints_in_the_requested_format(tmp_path) -> None:  # type: ignore[n
     result = run_cli("sql", "--format", "CSV", "SELECT 1 AS a, 'x' AS b", env={"SFERUM_STORE": f"chdb://{tmp_path}/s"})
     assert result.returncode == 0, result.stderr
     assert result.stdout == '1,"x"\n'
-
-
