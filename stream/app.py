@@ -32,6 +32,8 @@ from stream.week import WeekCalendar
 from stream.worker_store import WorkerStore
 
 log = logging.getLogger(__name__)
+#: How long a stopping worker spends on its last refresh of the stored indicators.
+STOP_REFRESH_S = 30.0
 
 
 class HostOnly(BootStrategy):
@@ -93,6 +95,10 @@ def build_app(
 
         async def on_stop(self) -> None:
             await runner.stop()
+            try:  # the stored indicators as of the last checkpoint (the next worker would do it too)
+                await asyncio.wait_for(store.refresh_kpi(), STOP_REFRESH_S)
+            except TimeoutError:
+                log.warning("the last refresh of the indicators did not finish in %.0f s", STOP_REFRESH_S)
             await store.close()
 
     @app.timer(interval=settings.kpi_refresh_interval_s)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -56,6 +57,25 @@ def broker() -> Iterator[str]:
     yield address
     if started:
         subprocess.run(["bash", str(KAFKA_SH), "stop"], env=env, capture_output=True)
+
+
+#: The seed each fault scenario ran with in this session, printed at its end.
+_FAULT_SEEDS: dict[str, int] = {}
+
+
+def fault_seed(scenario: str) -> int:
+    """A random seed for a fault scenario (``SFERUM_FAULT_SEED`` fixes it), remembered for the
+    session's summary: a failure in CI can be run again with its seed."""
+    fixed = os.environ.get("SFERUM_FAULT_SEED")
+    seed = int(fixed) if fixed else random.randrange(1, 1_000_000)
+    _FAULT_SEEDS[scenario] = seed
+    return seed
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FAULT_SEEDS:
+        seeds = " ".join(f"{name}={seed}" for name, seed in _FAULT_SEEDS.items())
+        terminalreporter.write_line(f"fault scenario seeds: {seeds} (SFERUM_FAULT_SEED=N runs one again)")
 
 
 @pytest.fixture

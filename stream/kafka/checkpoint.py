@@ -108,6 +108,7 @@ class Committer:
         on_store_error: Callable[[BaseException, float], None],
         retry_initial_s: float,
         retry_max_s: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._write_rows = write_rows
         self._group_id = group_id
@@ -116,6 +117,7 @@ class Committer:
         self._max_event_bytes = max_event_bytes
         self._on_store_error = on_store_error
         self._retry = (retry_initial_s, retry_max_s)
+        self._sleep = sleep
 
     async def commit(self, snapshot: Snapshot) -> Outcome:
         outcome = Outcome()
@@ -151,7 +153,7 @@ class Committer:
                 return await self._write_rows(rows)
             except Exception as exc:  # StoreError: the store is down or refused; retry the same rows
                 self._on_store_error(exc, delay)
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
                 delay = min(delay * 2, most)
 
     async def _transaction(self, part: PartSnapshot) -> int | None:

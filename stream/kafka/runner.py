@@ -83,6 +83,7 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
         self._checkpoint: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
         self._pending_events = 0
+        self._rows_in_flight = 0
         self._stopping = asyncio.Event()
         self.last_commit_ok = time.time()
         #: Set when the loop failed (a bug, or a fatal Kafka error): the worker exits with an error.
@@ -174,6 +175,7 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
         self._pending_events += len(batch)
         self.metrics.clock.observe({task.number: newest})
         self.metrics.record(outcome.tally, outcome.counted_by_type)
+        self._set_pending_gauge()
         for source, week in outcome.hot_weeks:
             self.metrics.hot_user_weeks.inc()
             log.warning(
@@ -208,7 +210,11 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
                 self._committed_ok()
                 return
             started = time.perf_counter()
-            outcome = await self.committer.commit(snapshot)
+            self._rows_in_flight = len(snapshot.rows)
+            try:
+                outcome = await self.committer.commit(snapshot)
+            finally:
+                self._rows_in_flight = 0
             self._note(outcome, time.perf_counter() - started)
             for task in outcome.lost:
                 await self._lost(task)
@@ -221,7 +227,11 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
             self.metrics.flush_failures.labels("transaction").inc(len(outcome.failed))
         else:
             self._committed_ok()
-        self.metrics.pending_rows.set(len(self.processor.pending))
+        self._set_pending_gauge()
+
+    def _set_pending_gauge(self) -> None:
+        # rows of a checkpoint still being written are waiting too
+        self.metrics.pending_rows.set(len(self.processor.pending) + self._rows_in_flight)
 
     def _committed_ok(self) -> None:
         self.last_commit_ok = time.time()

@@ -86,7 +86,11 @@ def test_metrics_match_what_the_worker_processed(broker: str, unique: str, tmp_p
         partitions = {s.labels["partition"] for s in families["sferum_stream_time_seconds"]}
         assert partitions == {"0", "1", "2", "3"}
         assert all(s.value > 0 for s in families["sferum_event_lag_seconds"])
-        assert any(name.startswith("sferum_faust_") for name in families)  # Faust's own sensors
+        assert _value(families, "sferum_assigned_partitions") == 4
+        assert _value(families, "sferum_restore_duration_seconds_count") == 4  # each partition restored once
+        assert _value(families, "sferum_partitions_lost_total") == 0
+        assert _value(families, "sferum_input_offset_gaps_total") == 0  # produced without transactions
+        assert "sferum_kpi_week_start_timestamp_seconds" in families
         ids = _ids_in(lines)
         for family in families.values():  # labels from small fixed sets only: no ids of people
             for s in family:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from tests.support.eventgen import MSK, week_of
+from tests.support.topic_order import merged_order
 
 LATENESS = timedelta(days=7)
 FUTURE_MS = 300_000
@@ -154,4 +155,19 @@ def expected(lines: list[bytes], now_ms: int, lateness: timedelta = LATENESS) ->
     for (role, week, user), value in rows.items():
         table = out.teacher_week if role == "teacher" else out.staff_week
         table[(week, user)] = tuple(value)  # type: ignore[assignment]
+    return out
+
+
+def expected_through_topics(lines: list[bytes], now_ms: int, partitions: int) -> Expected:
+    """``expected`` of the lines produced through one topic per event type, in the order a worker
+    applies them (``tests/support/topic_order.py``); ``rejected_lines`` by the lines' own index."""
+
+    def ts_of(index: int) -> int:
+        parsed = _reject_reason(lines[index], now_ms)
+        return -1 if isinstance(parsed, str) else int(parsed["ts"])
+
+    order = merged_order(lines, partitions, ts_of)
+    assert sorted(order) == list(range(len(lines)))
+    out = expected([lines[i] for i in order], now_ms)
+    out.rejected_lines = {order[i]: reason for i, reason in out.rejected_lines.items()}
     return out
