@@ -206,9 +206,9 @@ async def landed(reader: TopicReader, intent: Intent) -> dict[Source, Source]:
 async def ensure_ledger_topic(settings: Settings) -> None:
     """Create the progress topic if it is missing: one partition, never deleted by retention."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=15_000)
-    async with reaching_broker(settings):
-        await admin.start()
     try:
+        async with reaching_broker(settings):
+            await admin.start()
         topic = NewTopic(ledger_topic(settings), 1, settings.replication_factor, topic_configs={"retention.ms": "-1"})
         with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics([topic])

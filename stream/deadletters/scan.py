@@ -49,9 +49,9 @@ class Span:
 async def partition_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
     """Partitions of each of the topics that exists."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
-    async with reaching_broker(settings):
-        await admin.start()
     try:
+        async with reaching_broker(settings):
+            await admin.start()
         described = await admin.describe_topics(topics)
     finally:
         await admin.close()
@@ -81,8 +81,12 @@ class TopicReader:
         )
 
     async def __aenter__(self) -> TopicReader:
-        async with reaching_broker(self.settings):
-            await self._consumer.start()
+        try:
+            async with reaching_broker(self.settings):
+                await self._consumer.start()
+        except BaseException:
+            await self._consumer.stop()  # a failed start leaves the client open
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
