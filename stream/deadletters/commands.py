@@ -138,6 +138,13 @@ def redrive(
     broker: BrokerOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Also send letters that came back: messages an earlier redrive sent that were rejected again.",
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be sent; send nothing.")] = False,
     chunk: Annotated[
         int, typer.Option("--chunk", help="Letters per chunk (its progress is recorded after each).")
@@ -155,11 +162,17 @@ def redrive(
     _check_reason(reason, required=True)
     if not 1 <= chunk <= MAX_CHUNK_LETTERS:
         fail(f"--chunk must be 1 to {MAX_CHUNK_LETTERS}, not {chunk}")
-    selection = Selection(str(reason), _window(since, until, zone))
+    selection = Selection(str(reason), _window(since, until, zone), again=again)
     with _clear_errors(), progress_bar("redriving", err, quiet=as_json) as (on_total, on_progress):
         report = asyncio.run(
             run_redrive(
-                settings, selection, dry_run=dry_run, chunk_letters=chunk, on_total=on_total, on_progress=on_progress
+                settings,
+                selection,
+                dry_run=dry_run,
+                chunk_letters=chunk,
+                on_total=on_total,
+                on_progress=on_progress,
+                notice=lambda text: err.print(text, markup=False, highlight=False),
             )
         )
     if as_json:

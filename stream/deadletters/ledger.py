@@ -15,10 +15,12 @@ recorded and stay available to a later redrive.
 
 Starting the producer fences any earlier redrive of the same dead-letter topic (its next write
 fails) and aborts a transaction it left open. An ``intent`` without its ``done`` is a chunk that
-was interrupted between the two: ``recover`` reads its partitions from the recorded offsets and
-finds which of its messages landed (each carries the ``redriven_from`` header). Those count as
+was interrupted between the two: ``landed`` reads its partitions from the recorded offsets and
+finds which of its messages are there (each carries the ``redriven_from`` header). Those count as
 sent; the others are sent again by the run that recovers. So a SIGKILL at any point sends nothing
-twice.
+twice. (The run that recovers waits until the intent is 30 s old: a redrive fenced while it was
+sending, rather than killed, has its messages in the topic by then. Only a redrive frozen for
+longer, then resumed, could still land one chunk after that and send it twice.)
 
 Where the messages landed tells a letter that came back (a message sent back and rejected again:
 its letter's source is one of those places) from the others.

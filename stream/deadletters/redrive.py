@@ -11,7 +11,9 @@ letters' Kafka timestamps), read up to where the dead-letter topic ends when the
 the topic's order. Refused, and counted: letters cut by the worker (``truncated``: their bytes
 are not the message), letters that do not say where they came from, or whose source partition
 no longer exists, and letters from a topic that is not an input topic (``SFERUM_INPUT_TOPICS``).
-Skipped, and counted: originals an earlier redrive sent back (``stream.deadletters.ledger``).
+Skipped, and counted: originals an earlier redrive sent back (``stream.deadletters.ledger``), and
+letters that came back: a message a redrive sent that was rejected again (its original was sent
+once already; ``--again`` sends these too, after a further fix).
 
 How it stays exactly once: letters go in chunks; for each chunk an ``intent`` is recorded, the
 messages are sent (an idempotent producer: retries add nothing) and a ``done`` is recorded. A run
@@ -61,11 +63,17 @@ from stream.settings import Settings
 
 #: Letters per chunk: per chunk, two small transactions on the progress topic.
 CHUNK_LETTERS = 500
+#: An interrupted chunk is looked for only once its intent is this old: if it was not killed but
+#: fenced by this run (two redrives at once), its messages in flight have landed by then.
+SETTLE_S = 30.0
 
 # What a redrive does with a letter.
 SEND: Final = "send"
 OUTSIDE: Final = "outside"  # not in the window, or another reason: untouched
 ALREADY_SENT: Final = "already_sent"
+#: A letter of a message an earlier redrive sent back, rejected again: its original was sent once
+#: already, so it is skipped unless the selection says ``again`` (after a further fix).
+RETURNED: Final = "returned"
 REFUSED_TRUNCATED: Final = "refused_truncated"
 REFUSED_NO_SOURCE: Final = "refused_no_source"
 REFUSED_NOT_INPUT: Final = "refused_not_input"
@@ -75,6 +83,8 @@ REFUSED_NOT_INPUT: Final = "refused_not_input"
 class Selection:
     reason: str
     window: Window
+    #: Send letters that came back after an earlier redrive too.
+    again: bool = False
 
 
 def verdict(
@@ -82,11 +92,12 @@ def verdict(
     selection: Selection,
     *,
     sent: Container[Source],
+    landed: Container[Source],
     input_topics: Container[str],
     partitions: Mapping[str, int],
 ) -> str:
-    """What a redrive of ``selection`` does with ``letter``, given the originals already sent and
-    the partition count of each topic."""
+    """What a redrive of ``selection`` does with ``letter``, given the originals already sent,
+    where they landed, and the partition count of each topic."""
     if letter.reason != selection.reason or letter.timestamp_ms not in selection.window:
         return OUTSIDE
     if letter.truncated:
@@ -98,6 +109,8 @@ def verdict(
         return REFUSED_NOT_INPUT
     if source in sent:
         return ALREADY_SENT
+    if source in landed and not selection.again:
+        return RETURNED
     return SEND
 
 
@@ -111,8 +124,8 @@ class RedriveReport:
     matching: int = 0
     #: Messages sent back (with ``dry_run``: that would be), by source topic.
     sent: Counter[str] = field(default_factory=Counter)
-    #: Of those, letters of messages an earlier redrive sent back that were rejected again.
-    returned: int = 0
+    #: Of those, letters of messages an earlier redrive sent back (only with ``again``).
+    sent_again: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     #: Interrupted chunks of an earlier run, and how many of their messages had landed.
     recovered_chunks: int = 0
@@ -125,13 +138,15 @@ class RedriveReport:
             "dead_letter_topic": self.topic,
             "reason": self.selection.reason,
             "window": self.selection.window.as_dict(),
+            "again": self.selection.again,
             "dry_run": self.dry_run,
             "letters_read": self.read,
             "letters_matching": self.matching,
             ("would_send" if self.dry_run else "sent"): sum(self.sent.values()),
             "sent_by_topic": dict(sorted(self.sent.items())),
-            "returned": self.returned,
+            "sent_again": self.sent_again,
             "already_sent": self.outcomes[ALREADY_SENT],
+            "returned": self.outcomes[RETURNED],
             "refused_truncated": self.outcomes[REFUSED_TRUNCATED],
             "refused_no_source": self.outcomes[REFUSED_NO_SOURCE],
             "refused_not_input": self.outcomes[REFUSED_NOT_INPUT],
@@ -145,8 +160,11 @@ class RedriveReport:
 class _Sender:
     """Sends chunks: records the intent, sends, records what was sent."""
 
-    def __init__(self, settings: Settings, report: RedriveReport, ledger: Ledger, raw: TopicReader) -> None:
+    def __init__(
+        self, settings: Settings, report: RedriveReport, ledger: Ledger, raw: TopicReader, notice: Callable[[str], None]
+    ) -> None:
         self.settings = settings
+        self.notice = notice
         self.report = report
         self.ledger = ledger
         self.raw = raw
@@ -175,6 +193,10 @@ class _Sender:
                 await client.stop()
 
     async def recover(self, intent: Intent) -> None:
+        wait_s = intent.at_ms / 1000 + SETTLE_S - time.time()
+        if self.writer is not None and wait_s > 0:
+            self.notice(f"an interrupted chunk was begun {SETTLE_S - wait_s:.0f} s ago: waiting {wait_s:.0f} s for it")
+            await asyncio.sleep(wait_s)
         found = await landed(self.raw, intent)
         expected = sum(1 for _ in unpack(intent.originals))
         self.report.recovered_chunks += 1
@@ -233,14 +255,16 @@ async def redrive(
     chunk_letters: int = CHUNK_LETTERS,
     on_total: Callable[[int], None] = lambda n: None,
     on_progress: Callable[[int], None] = lambda n: None,
+    notice: Callable[[str], None] = lambda text: None,
 ) -> RedriveReport:
-    """Send the selected letters back (with ``dry_run``, only count them); see the module's doc."""
+    """Send the selected letters back (with ``dry_run``, only count them); see the module's doc.
+    ``notice`` is told what the run waits for."""
     started = time.perf_counter()
     report = RedriveReport(settings.dead_letter_topic, selection, dry_run)
     inputs = frozenset(settings.consumed_topics)
     async with TopicReader(settings) as reader, TopicReader(settings, isolation="read_uncommitted") as raw:
         tps = await reader.partitions(settings.dead_letter_topic)
-        sender = _Sender(settings, report, Ledger(), raw)
+        sender = _Sender(settings, report, Ledger(), raw, notice)
         try:
             if not dry_run:
                 await sender.start()  # before reading the progress: fences an earlier run
@@ -255,7 +279,14 @@ async def redrive(
                 for record in records:
                     letter = letter_from_record(record)
                     report.read += 1
-                    what = verdict(letter, selection, sent=ledger.sent, input_topics=inputs, partitions=partitions)
+                    what = verdict(
+                        letter,
+                        selection,
+                        sent=ledger.sent,
+                        landed=ledger.landed,
+                        input_topics=inputs,
+                        partitions=partitions,
+                    )
                     if what == OUTSIDE:
                         continue
                     report.matching += 1
@@ -266,7 +297,7 @@ async def redrive(
                     if source is None:  # pragma: no cover - verdict refuses those
                         continue
                     chunk.append((letter, source))
-                    report.returned += source in ledger.landed
+                    report.sent_again += source in ledger.landed
                     ledger.sent.add(source)  # a second letter of the same message is now already sent
                     if len(chunk) >= chunk_letters:
                         await sender.send(chunk)

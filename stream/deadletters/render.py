@@ -66,9 +66,8 @@ def render_summary(summary: Summary, console: Console, zone: ZoneInfo) -> None:
 
 def render_redrive(report: RedriveReport, console: Console, zone: ZoneInfo) -> None:
     data = report.as_dict()
-    table = Table(
-        title=f"redrive of {report.selection.reason}" + (" (dry run)" if report.dry_run else ""), show_header=False
-    )
+    title = f"redrive of {report.selection.reason}" + (", again" if report.selection.again else "")
+    table = Table(title=title + (" (dry run)" if report.dry_run else ""), show_header=False)
     table.add_column("what")
     table.add_column("letters", justify="right")
     window = report.selection.window
@@ -80,8 +79,9 @@ def render_redrive(report: RedriveReport, console: Console, zone: ZoneInfo) -> N
         table.add_row(name.replace("_", " "), str(data[name]))
     for topic, n in sorted(report.sent.items()):
         table.add_row(f"  to {topic}", str(n))
-    table.add_row("  of them, letters that came back after an earlier redrive", str(report.returned))
-    for name in ("already_sent", "refused_truncated", "refused_no_source", "refused_not_input"):
+    if report.selection.again:
+        table.add_row("  of them, letters that came back after an earlier redrive", str(report.sent_again))
+    for name in ("already_sent", "returned", "refused_truncated", "refused_no_source", "refused_not_input"):
         table.add_row(name.replace("_", " "), str(data[name]))
     if report.recovered_chunks:
         table.add_row("interrupted chunks recovered", str(report.recovered_chunks))

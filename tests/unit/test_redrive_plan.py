@@ -13,6 +13,7 @@ from stream.deadletters.redrive import (
     REFUSED_NO_SOURCE,
     REFUSED_NOT_INPUT,
     REFUSED_TRUNCATED,
+    RETURNED,
     SEND,
     Selection,
     message_of,
@@ -54,12 +55,23 @@ PARTITIONS = {"ev": 4, "other": 4}
         (letter(topic="other"), (), REFUSED_NOT_INPUT),
         (letter(), (("ev", 1, 7),), ALREADY_SENT),
         (letter(), (("ev", 1, 8), ("ev", 2, 7)), SEND),
+        (letter(offset=500), (), RETURNED),  # ev/1/500 is where an earlier redrive's message landed
     ],
 )
 def test_what_a_redrive_does_with_a_letter(item: Letter, sent: tuple, expected: str) -> None:  # type: ignore[type-arg]
-    done = SourceSet()
+    done, landed = SourceSet(), SourceSet()
     done.update(sent)
-    assert verdict(item, SELECTION, sent=done, input_topics={"ev"}, partitions=PARTITIONS) == expected
+    landed.add(("ev", 1, 500))
+    assert verdict(item, SELECTION, sent=done, landed=landed, input_topics={"ev"}, partitions=PARTITIONS) == expected
+
+
+def test_a_letter_that_came_back_is_sent_again_only_when_asked() -> None:
+    landed = SourceSet()
+    landed.add(("ev", 1, 7))
+    again = Selection("late", Window(), again=True)
+    common = {"sent": SourceSet(), "landed": landed, "input_topics": {"ev"}, "partitions": PARTITIONS}
+    assert verdict(letter(), Selection("late", Window()), **common) == RETURNED  # type: ignore[arg-type]
+    assert verdict(letter(), again, **common) == SEND  # type: ignore[arg-type]
 
 
 def test_a_letter_goes_back_to_its_partition_with_its_key_and_says_where_it_came_from() -> None:
