@@ -7,6 +7,7 @@ not import ``stream.cli``, which imports it; the heavy modules load when a comma
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,13 +61,16 @@ def _settings(**overrides: Any) -> Settings:
 
 @contextmanager
 def _clear_errors() -> Iterator[None]:
-    """Expected failures as one line and an exit code."""
+    """Expected failures as one line and an exit code. Below ``--log-level info``, aiokafka's own
+    error logs are held back: they repeat, with tracebacks, what that line says."""
     from aiokafka.errors import KafkaError
 
     from stream.deadletters.ledger import LedgerError, RedriveFenced
     from stream.deadletters.scan import MissingTopic
     from stream.kafka_admin import BrokerUnavailable
 
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         yield
     except ConfigError as exc:

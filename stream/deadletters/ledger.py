@@ -39,7 +39,7 @@ from typing import Any
 import msgspec
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import ProducerFenced, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, ProducerFenced, TopicAlreadyExistsError
 
 from stream.deadletters.letters import REDRIVEN_FROM, Source, source_text
 from stream.deadletters.scan import MissingTopic, Span, TopicReader
@@ -83,7 +83,8 @@ class LedgerError(RuntimeError):
 
 
 class RedriveFenced(RuntimeError):
-    """Another redrive of the same dead-letter topic started: this one must stop."""
+    """The progress could not be recorded (another redrive of the same dead-letter topic took
+    over, or the broker failed): this run stops; the next one goes on from the progress."""
 
 
 def ledger_topic(settings: Settings) -> str:
@@ -219,11 +220,11 @@ async def ensure_ledger_topic(settings: Settings) -> None:
 
 
 def quiet_fenced_futures(loop: asyncio.AbstractEventLoop) -> None:
-    """Once fenced, the producer leaves futures failed with ``ProducerFenced`` that nobody reads;
+    """Once fenced or failed, the producer leaves futures with Kafka errors that nobody reads;
     asyncio would print each with a traceback after the one-line error. Others are reported."""
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if not isinstance(context.get("exception"), ProducerFenced):
+        if not isinstance(context.get("exception"), KafkaError | ProducerFenced):
             loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
@@ -259,6 +260,14 @@ class LedgerWriter:
             raise RedriveFenced(
                 f"another redrive of {self.settings.dead_letter_topic} started and took over; this one stopped "
                 f"(its progress is recorded up to chunk {record.chunk})"
+            ) from None
+        except KafkaError as exc:
+            # A broker newer than aiokafka answers a fenced producer's commit with an error code
+            # aiokafka does not know: fenced or failed, this run cannot record progress any more.
+            raise RedriveFenced(
+                f"recording the progress failed ({exc}): another redrive of {self.settings.dead_letter_topic} "
+                f"may have taken over, or the broker failed; this one stopped (its progress is recorded up to "
+                f"chunk {record.chunk}); run the same command again, nothing is sent twice"
             ) from None
 
 

@@ -374,3 +374,40 @@ def test_a_chunk_interrupted_after_some_of_its_messages_landed_is_finished_witho
 
     again = _cli_json("dead-letters", "redrive", "--reason", "late", env=env)
     assert (again["recovered_chunks"], again["already_sent"], again["sent"]) == (0, 4, 0)
+
+
+def _write_late_letters(kafka: Kafka, topic: str, dead_letters: str, count: int) -> list[bytes]:
+    """``count`` events in ``topic`` and, as the worker writes them, a late letter for each."""
+    events = [
+        json.dumps({"schema_version": 1, "type": "call", "event_id": f"e{i}", "ts": 1, "user_id": f"u{i}"}).encode()
+        for i in range(count)
+    ]
+    kafka.send(topic, [(f"u{i}".encode(), line) for i, line in enumerate(events)])
+    letters = []
+    for partition, offset, key, value, _ in kafka.read(topic):
+        headers = [("reason", b"late"), ("detail", b"old"), ("source_topic", topic.encode())]
+        headers += [("source_partition", str(partition).encode()), ("source_offset", str(offset).encode())]
+        letters.append((key, value, headers))
+    kafka.send(dead_letters, letters)
+    return events
+
+
+def test_a_second_redrive_fences_the_first_and_nothing_is_sent_twice(broker: str, unique: str, tmp_path: Path) -> None:
+    kafka = Kafka(broker)
+    topic, dead_letters = f"{unique}.events", f"{unique}.dead-letter"
+    env = {"SFERUM_BROKER": broker, "SFERUM_INPUT_TOPICS": topic, "SFERUM_DEAD_LETTER_TOPIC": dead_letters}
+    events = _write_late_letters(kafka, topic, dead_letters, 400)
+    first = Process(["dead-letters", "redrive", "--reason", "late", "--chunk", "1"], env, tmp_path / "first.log")
+    wait_for("the first redrive to send", lambda: _exists(kafka, f"{dead_letters}.redrive"), timeout=60, interval=0.05)
+    wait_for("the first redrive to send", lambda: sum(kafka.end_offsets(f"{dead_letters}.redrive").values()) > 20, 60)
+    second = run_cli("dead-letters", "redrive", "--reason", "late", "--json", env=env, timeout=300)
+    assert first.stop(timeout=60) == 1, first.tail()
+    lines = [line for line in first.tail().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("sferum-kpi: error: "), first.tail()
+    assert f"another redrive of {dead_letters}" in lines[0] and "took over" in lines[0]
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    print(f"\n{lines[0]}\nthen: {report}")
+    assert report["already_sent"] + report["sent"] == 400 and 0 < report["already_sent"] < 400
+    sent_back = [r for r in kafka.read(topic) if "redriven_from" in r[4]]
+    assert Counter(r[3] for r in sent_back) == Counter(events)  # each exactly once
