@@ -97,16 +97,18 @@ def verdict(
     partitions: Mapping[str, int],
 ) -> str:
     """What a redrive of ``selection`` does with ``letter``, given the originals already sent,
-    where they landed, and the partition count of each topic."""
+    where they landed, and the partition count of each input topic."""
     if letter.reason != selection.reason or letter.timestamp_ms not in selection.window:
         return OUTSIDE
     if letter.truncated:
         return REFUSED_TRUNCATED
     source = letter.source
-    if source is None or source[1] >= partitions.get(source[0], 0):
+    if source is None:
         return REFUSED_NO_SOURCE
     if source[0] not in input_topics:
         return REFUSED_NOT_INPUT
+    if source[1] >= partitions.get(source[0], 0):
+        return REFUSED_NO_SOURCE
     if source in sent:
         return ALREADY_SENT
     if source in landed and not selection.again:

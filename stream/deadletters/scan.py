@@ -47,12 +47,16 @@ class Span:
 
 
 async def partition_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
-    """Partitions of each of the topics that exists."""
+    """Partitions of each of the topics that exists. (Only existing topics are described: aiokafka
+    asks for topic metadata allowing auto-creation, and a broker with ``auto.create.topics.enable``
+    would create a missing one, e.g. a mistyped dead-letter topic, with its default partitions.)"""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
     try:
         async with reaching_broker(settings):
             await admin.start()
-        described = await admin.describe_topics(topics)
+        existing = set(await admin.list_topics())
+        wanted = [topic for topic in topics if topic in existing]
+        described = await admin.describe_topics(wanted) if wanted else []
     finally:
         await admin.close()
     return {

@@ -84,11 +84,11 @@ class Kafka:
         async def run() -> dict[int, int]:
             admin = AIOKafkaAdminClient(bootstrap_servers=self.broker)
             await admin.start()
-            try:
+            try:  # describe_topics alone would create a missing topic (auto.create.topics.enable)
+                assert topic in await admin.list_topics(), f"no topic {topic}"
                 (described,) = await admin.describe_topics([topic])
             finally:
                 await admin.close()
-            assert described["error_code"] == 0, f"no topic {topic}"
             consumer = AIOKafkaConsumer(bootstrap_servers=self.broker)
             await consumer.start()
             try:

@@ -411,3 +411,15 @@ def test_a_second_redrive_fences_the_first_and_nothing_is_sent_twice(broker: str
     assert report["already_sent"] + report["sent"] == 400 and 0 < report["already_sent"] < 400
     sent_back = [r for r in kafka.read(topic) if "redriven_from" in r[4]]
     assert Counter(r[3] for r in sent_back) == Counter(events)  # each exactly once
+
+
+def test_a_missing_dead_letter_topic_gets_one_line_and_is_not_created(broker: str, unique: str) -> None:
+    kafka = Kafka(broker)
+    missing = f"{unique}.mistyped"
+    env = {"SFERUM_BROKER": broker, "SFERUM_DEAD_LETTER_TOPIC": missing, "SFERUM_INPUT_TOPICS": f"{unique}.events"}
+    for args in (["summary"], ["redrive", "--reason", "late", "--dry-run"], ["redrive", "--reason", "late"]):
+        result = run_cli("dead-letters", *args, env=env, timeout=120)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip() == f"sferum-kpi: error: there is no topic {missing} at {broker}"
+    # a broker with auto.create.topics.enable (this one) creates a topic asked about carelessly
+    assert not _exists(kafka, missing) and not _exists(kafka, f"{missing}.redrive")

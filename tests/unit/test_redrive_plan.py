@@ -35,7 +35,7 @@ def letter(
 
 
 SELECTION = Selection("late", Window(1000, 9000))
-PARTITIONS = {"ev": 4, "other": 4}
+PARTITIONS = {"ev": 4}  # of the input topics that exist
 
 
 @pytest.mark.parametrize(
@@ -51,8 +51,9 @@ PARTITIONS = {"ev": 4, "other": 4}
         (letter(topic=None), (), REFUSED_NO_SOURCE),
         (letter(offset=None), (), REFUSED_NO_SOURCE),
         (letter(partition=4), (), REFUSED_NO_SOURCE),  # the topic has partitions 0-3 now
-        (letter(topic="gone"), (), REFUSED_NO_SOURCE),
+        (letter(topic="gone"), (), REFUSED_NOT_INPUT),
         (letter(topic="other"), (), REFUSED_NOT_INPUT),
+        (letter(topic="input-gone"), (), REFUSED_NO_SOURCE),  # an input topic that does not exist
         (letter(), (("ev", 1, 7),), ALREADY_SENT),
         (letter(), (("ev", 1, 8), ("ev", 2, 7)), SEND),
         (letter(offset=500), (), RETURNED),  # ev/1/500 is where an earlier redrive's message landed
@@ -62,7 +63,8 @@ def test_what_a_redrive_does_with_a_letter(item: Letter, sent: tuple, expected: 
     done, landed = SourceSet(), SourceSet()
     done.update(sent)
     landed.add(("ev", 1, 500))
-    assert verdict(item, SELECTION, sent=done, landed=landed, input_topics={"ev"}, partitions=PARTITIONS) == expected
+    inputs = {"ev", "input-gone"}
+    assert verdict(item, SELECTION, sent=done, landed=landed, input_topics=inputs, partitions=PARTITIONS) == expected
 
 
 def test_a_letter_that_came_back_is_sent_again_only_when_asked() -> None:
