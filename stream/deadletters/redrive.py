@@ -163,13 +163,14 @@ class _Sender:
     """Sends chunks: records the intent, sends, records what was sent."""
 
     def __init__(
-        self, settings: Settings, report: RedriveReport, ledger: Ledger, raw: TopicReader, notice: Callable[[str], None]
+        self, settings: Settings, report: RedriveReport, raw: TopicReader, notice: Callable[[str], None]
     ) -> None:
         self.settings = settings
         self.notice = notice
         self.report = report
-        self.ledger = ledger
         self.raw = raw
+        #: Read once this run has fenced any earlier one (``start``).
+        self.ledger = Ledger()
         self.run = uuid.uuid4().hex[:12]
         self.chunks = 0
         self.writer: LedgerWriter | None = None
@@ -266,7 +267,7 @@ async def redrive(
     inputs = frozenset(settings.consumed_topics)
     async with TopicReader(settings) as reader, TopicReader(settings, isolation="read_uncommitted") as raw:
         tps = await reader.partitions(settings.dead_letter_topic)
-        sender = _Sender(settings, report, Ledger(), raw, notice)
+        sender = _Sender(settings, report, raw, notice)
         try:
             if not dry_run:
                 await sender.start()  # before reading the progress: fences an earlier run

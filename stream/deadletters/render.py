@@ -23,9 +23,11 @@ def local_time(ms: int | None, zone: ZoneInfo) -> str:
 
 def render_summary(summary: Summary, console: Console, zone: ZoneInfo) -> None:
     window = summary.window
-    bounds = f"from {local_time(window.since_ms, zone)} " if window.since_ms is not None else ""
-    bounds += f"before {local_time(window.until_ms, zone)} " if window.until_ms is not None else ""
-    title = f"{summary.topic}: {summary.letters} dead letters {bounds}".strip()
+    title = f"{summary.topic}: {summary.letters} dead letters"
+    if window.since_ms is not None:
+        title += f", written at or after {local_time(window.since_ms, zone)}"
+    if window.until_ms is not None:
+        title += f", written before {local_time(window.until_ms, zone)}"
     console.print(title, markup=False, highlight=False)
     if not summary.letters:
         return

@@ -13,16 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from schemas.decode import REASONS
 from stream.deadletters.ledger import read_ledger
 from stream.deadletters.letters import Letter, letter_from_record
 from stream.deadletters.mask import masked_sample
 from stream.deadletters.scan import TopicReader
-from stream.deadletters.times import Window
+from stream.deadletters.times import Window, iso_utc
 from stream.settings import Settings
 
 SAMPLES_PER_REASON = 3
@@ -46,7 +44,7 @@ class Sample:
     def as_dict(self) -> dict[str, Any]:
         return {
             "dead_letter": {"partition": self.partition, "offset": self.offset},
-            "dead_lettered_at": _iso(self.timestamp_ms),
+            "dead_lettered_at": iso_utc(self.timestamp_ms),
             "detail": self.detail,
             "source": {"topic": self.source_topic, "partition": self.source_partition, "offset": self.source_offset},
             "original_bytes": self.original_bytes,
@@ -97,8 +95,8 @@ class Summary:
             "topic": self.topic,
             "window": self.window.as_dict(),
             "letters": self.letters,
-            "first_dead_lettered_at": _iso(self.first_ms),
-            "last_dead_lettered_at": _iso(self.last_ms),
+            "first_dead_lettered_at": iso_utc(self.first_ms),
+            "last_dead_lettered_at": iso_utc(self.last_ms),
             "by_reason": {
                 reason: {
                     "letters": self.by_reason[reason],
@@ -164,7 +162,3 @@ async def summarize(
                     returned=source is not None and source in ledger.landed,
                 )
     return summary
-
-
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=ZoneInfo("UTC")).isoformat()

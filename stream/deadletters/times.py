@@ -58,7 +58,7 @@ class Window:
         return self.until_ms is None or timestamp_ms < self.until_ms
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"since": _iso(self.since_ms), "until": _iso(self.until_ms)}
+        return {"since": iso_utc(self.since_ms), "until": iso_utc(self.until_ms)}
 
 
 def window_of(since: str | None, until: str | None, *, zone: ZoneInfo, now: datetime) -> Window:
@@ -78,5 +78,6 @@ def window_of(since: str | None, until: str | None, *, zone: ZoneInfo, now: date
     return Window(since_ms, until_ms)
 
 
-def _iso(ms: int | None) -> str | None:
+def iso_utc(ms: int | None) -> str | None:
+    """An instant (ms since the epoch) as ISO 8601 in UTC, as the JSON outputs give times."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=ZoneInfo("UTC")).isoformat()
