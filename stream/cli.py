@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from stream.deadletters.commands import dead_letters_app
 from stream.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(dead_letters_app, name="dead-letters")
 err = Console(stderr=True)
 out = Console()
 

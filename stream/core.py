@@ -7,7 +7,8 @@ reads only the event and the user's state, so a worker over any number of partit
 ``replay`` over a file decide alike:
 
 * an event is **late** when its week ended at least ``allowed_lateness`` before the user's
-  stream time; it changes nothing;
+  stream time (or when its week was dropped already, under a smaller lateness); it changes
+  nothing;
 * otherwise it is a **duplicate** when the user has an event with the same ``event_id`` in a week
   that is still open (ended less than ``allowed_lateness`` before the stream time): the same id
   counts once, whatever ``ts`` the second delivery carries; it changes nothing;
@@ -80,6 +81,11 @@ class UserState(msgspec.Struct, array_like=True, gc=False):
     #: worker's near-real-time gauges.
     teacher_since: int = -1
     teacher_totals: Counters | None = None
+    #: The end (ms) of the newest week dropped from ``weeks``: an event of that week or an earlier
+    #: one is late whatever the allowed lateness is now. (With a fixed lateness this changes no
+    #: decision; after the lateness is raised, it keeps a dropped week from being counted again
+    #: from zero, in a row that would lose to the row already written.)
+    closed_until: int = -1
 
 
 class TeacherWeekRow(msgspec.Struct, frozen=True, gc=False):
@@ -129,7 +135,7 @@ def apply_user_events(state: UserState, events: Iterable[Event], policy: Policy)
             continue
         week = calendar.week_of(event.ts)
         horizon = state.stream_time - lateness
-        if calendar.week_end_ms(week) <= horizon:
+        if calendar.week_end_ms(week) <= max(horizon, state.closed_until):
             result.outcomes.append(LATE)
             continue
         hashed = id_hash(event.event_id)
@@ -199,6 +205,7 @@ def evict_closed_weeks(state: UserState, policy: Policy) -> list[int]:
     closed = [week for week in state.weeks if calendar.week_end_ms(week) <= horizon]
     for week in closed:
         del state.weeks[week]
+        state.closed_until = max(state.closed_until, calendar.week_end_ms(week))
     return closed
 
 

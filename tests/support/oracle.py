@@ -39,10 +39,16 @@ class Expected:
     rejected: Counter[str] = field(default_factory=Counter)
     #: index of each rejected line -> reason
     rejected_lines: dict[int, str] = field(default_factory=dict)
+    #: index of each late line -> (user, Monday of its week, role, type, the user's stream time then)
+    late_lines: dict[int, tuple[str, datetime, str, str, datetime]] = field(default_factory=dict)
+    #: each user's stream time after the last line
+    stream_time: dict[str, datetime] = field(default_factory=dict)
 
 
-def _reject_reason(line: bytes, now_ms: int) -> str | dict | None:
+def _reject_reason(line: bytes, now_ms: int, max_bytes: int | None = None) -> str | dict | None:
     """The reason a line is malformed, or the parsed object."""
+    if max_bytes is not None and len(line) > max_bytes:
+        return "too_large"
     try:
         obj = json.loads(line.decode("utf-8"), parse_constant=lambda c: math.nan)
     except (UnicodeDecodeError, ValueError):
@@ -100,19 +106,22 @@ def _has_nan(value: object) -> bool:
     return False
 
 
-def expected(lines: list[bytes], now_ms: int, lateness: timedelta = LATENESS) -> Expected:
+def expected(
+    lines: list[bytes], now_ms: int, *, lateness: timedelta = LATENESS, max_bytes: int | None = None
+) -> Expected:
     """Process the lines in order. A user's stream time is the newest ts of the user's counted
     events. An event is late when its week ended at least ``lateness`` before it; else a
     duplicate when an earlier counted event of the user has the same event_id and a week that has
-    not ended ``lateness`` before the stream time (whatever the two events' ts); else counted."""
+    not ended ``lateness`` before the stream time (whatever the two events' ts); else counted.
+    ``max_bytes``: longer lines are ``too_large``."""
     out = Expected()
-    stream_time: dict[str, datetime] = {}
+    stream_time = out.stream_time
     #: (user, event_id) -> the week_end of the counted event with that id
     seen: dict[tuple[str, str], datetime] = {}
     rows: dict[tuple[str, date, str], list[int]] = {}
     for index, line in enumerate(lines):
         out.consumed += 1
-        parsed = _reject_reason(line, now_ms)
+        parsed = _reject_reason(line, now_ms, max_bytes)
         if isinstance(parsed, str):
             out.rejected[parsed] += 1
             out.rejected_lines[index] = parsed
@@ -129,6 +138,7 @@ def expected(lines: list[bytes], now_ms: int, lateness: timedelta = LATENESS) ->
         if newest is not None and week_end <= newest - lateness:
             out.rejected["late"] += 1
             out.rejected_lines[index] = "late"
+            out.late_lines[index] = (user, monday, obj["role"], etype, newest)
             continue
         earlier = seen.get((user, obj["event_id"]))
         if earlier is not None and (newest is None or earlier > newest - lateness):
@@ -171,3 +181,28 @@ def expected_through_topics(lines: list[bytes], now_ms: int, partitions: int) ->
     out = expected([lines[i] for i in order], now_ms)
     out.rejected_lines = {order[i]: reason for i, reason in out.rejected_lines.items()}
     return out
+
+
+def redrive_departures(first: Expected, raised: timedelta) -> dict[int, str]:
+    """Late lines of ``first`` (computed with a smaller lateness) for which sending them again
+    after everything else, to a worker with the ``raised`` lateness, would not give what a replay
+    of all the lines with ``raised`` gives, and why:
+
+    * ``stream time``: the event is decided against its user's newest event time at the end,
+      not at its place in the lines, and the two decisions differ;
+    * ``week already counted``: it would count in a week that already has counted activity of
+      that user and role: the worker keeps a week's event ids and counters only while the week is
+      within the lateness, so the week is no longer held and its row cannot be added to.
+    """
+    found: dict[int, str] = {}
+    for index, (user, monday, role, etype, newest_then) in first.late_lines.items():
+        week_end = monday + timedelta(days=7)
+        in_replay = week_end > newest_then - raised
+        at_the_end = week_end > first.stream_time[user] - raised
+        if in_replay != at_the_end:
+            found[index] = "stream time"
+        elif at_the_end and etype != "registered":
+            rows = first.teacher_week if role == "teacher" else first.staff_week
+            if (monday.date(), user) in rows:
+                found[index] = "week already counted"
+    return found

@@ -340,6 +340,17 @@ def test_week_within_the_lateness_is_kept() -> None:
     assert set(state.weeks) == {W_MAR04, W_MAR11}
 
 
+def test_a_week_dropped_stays_late_after_the_lateness_is_raised() -> None:
+    state = state_with_old_week()
+    apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))  # W_MAR04 dropped under 7 days
+    assert state.closed_until == MON_MAR11_MIDNIGHT
+    raised = Policy(POLICY.calendar, 4 * SEVEN_DAYS_MS)
+    # under 28 days W_MAR04 would be open, but its counts are gone: counting again from zero would
+    # write a row that loses to the one written before (a lower version), so the event is late
+    assert apply_user_events(state, [event(event_id="m-9", ts=TUE_MAR05_NOON)], raised).outcomes == [LATE]
+    assert apply_user_events(state, [event(event_id="m-8", ts=TUE_MAR12_NOON)], raised).outcomes == [COUNTED]
+
+
 def test_weeks_closed_by_a_batch_stay_until_the_caller_drops_them() -> None:
     # a batch's rows are read after it: a week the batch both touched and closed is still there
     state = UserState()
