@@ -28,8 +28,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.conftest import run_cli
 from tests.integration.deadletter_helpers import Kafka, Process, metric, rejected_by_reason, wait_for
-from tests.integration.helpers import free_port, read_staff_week, read_tables
+from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.oracle import expected, redrive_departures
+from tests.support.ports import free_port
 from tests.support.redrive_set import FIRST_LATENESS, MAX_EVENT_BYTES, RAISED_LATENESS, redrive_set
 
 pytestmark = pytest.mark.integration
