@@ -66,16 +66,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--broker", default="127.0.0.1:9092", help="host:port of a broker for the bench alone")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the fresh topic")
     parser.add_argument("--workers-scaling", action="store_true", help="also W with 2 workers (own stores)")
-    parser.add_argument(
-        "--compare-bulk",
-        action="store_true",
-        help="also W with SFERUM_DELIVERY=bulk (experimental: loses events at rebalances), side by side",
-    )
-    parser.add_argument(
-        "--faust-ceiling",
-        action="store_true",
-        help="also F: a Faust agent that only counts its messages (bench/peers/faust_noop.py)",
-    )
     parser.add_argument("--rss", action="store_true", help="W's peak RSS per 100,000 live teacher-weeks")
     parser.add_argument("--latency", action="store_true", help="produced→visible p50/p99 at a steady rate")
     parser.add_argument("--latency-rate", type=int, default=5_000, help="events/s for --latency")
@@ -110,7 +100,9 @@ class Bench:
 
     # child processes ----------------------------------------------------------------------------
 
-    def worker_spec(self, name: str, group: str, topic: str, *, drain: bool, delivery: str = "stream") -> Spec:
+    def worker_spec(
+        self, name: str, group: str, topic: str, *, drain: bool, extra: dict[str, str] | None = None
+    ) -> Spec:
         port = free_port()
         env = clean_env(
             {
@@ -122,7 +114,7 @@ class Bench:
                 "SFERUM_DATA_DIR": str(self.workdir / name / "data"),
                 "SFERUM_STORE": self.store(name),
                 "SFERUM_WEB_PORT": str(port),
-                "SFERUM_DELIVERY": delivery,
+                **(extra or {}),
             }
         )
         argv = [sys.executable, "-m", "stream", "worker", *(["--drain"] if drain else [])]
@@ -140,10 +132,9 @@ class Bench:
                 raise RuntimeError(f"{what} exited with {run.returncode}:\n{run.tail()}")
         return runs
 
-    def workers(self, count: int, events: int, *, delivery: str = "stream") -> tuple[Measure, list[Run]]:
-        prefix = "w" if delivery == "stream" else "wb"
-        names = [f"{prefix}1"] if count == 1 else [f"{prefix}{count}{chr(97 + i)}" for i in range(count)]
-        specs = [self.worker_spec(n, f"{prefix}{count}", self.topic, drain=True, delivery=delivery) for n in names]
+    def workers(self, count: int, events: int) -> tuple[Measure, list[Run]]:
+        names = ["w1"] if count == 1 else [f"w{count}{chr(97 + i)}" for i in range(count)]
+        specs = [self.worker_spec(n, f"w{count}", self.topic, drain=True) for n in names]
         runs = self.checked(watch([start(s) for s in specs], expected_events=events, timeout_s=self.timeout_s()), "W")
         spawned = min(r.spawned for r in runs)
         exited = max(r.exited for r in runs)
@@ -151,9 +142,8 @@ class Bench:
         first = min(firsts) if firsts else None
         consumed = runs[0].all_consumed
         measure = Measure(
-            key=("W" if delivery == "stream" else "Wb") + ("" if count == 1 else f"×{count}"),
-            label=f"worker --drain, {count} process{'es' if count > 1 else ''}"
-            + ("" if delivery == "stream" else ", SFERUM_DELIVERY=bulk"),
+            key="W" + ("" if count == 1 else f"×{count}"),
+            label=f"worker --drain, {count} process{'es' if count > 1 else ''}",
             events=events,
             wall_s=exited - spawned,
             startup_s=None if first is None else first - spawned,
@@ -184,25 +174,6 @@ class Bench:
             cpu_s=run.cpu_s,
             peak_rss=run.peak_rss,
             note=f"teacher_week only; then {run.exited - last:.1f} s to the last flush and exit",
-        )
-
-    def faust_ceiling(self, events: int) -> Measure:
-        argv = [sys.executable, "-m", "bench.peers.faust_noop", "--broker", self.args.broker, "--topic", self.topic]
-        argv += ["--group", f"{self.run_id}-f", "--events", str(events), "--data-dir", str(self.workdir / "f")]
-        run = self.checked(watch([start(Spec(argv, clean_env({}), self.workdir / "f.log"))]), "F")[0]
-        out = json_stdout(run)
-        first, last = out.get("first_event_at"), out.get("last_event_at")
-        assert isinstance(first, float) and isinstance(last, float), out
-        return Measure(
-            key="F",
-            label="Faust agent that only counts (per-message delivery)",
-            events=events,
-            wall_s=run.wall_s,
-            startup_s=first - run.spawned,
-            processing_s=last - first,
-            cpu_s=run.cpu_s,
-            peak_rss=run.peak_rss,
-            note="bench/peers/faust_noop.py: no decoding, state or store; the ceiling of SFERUM_DELIVERY=stream",
         )
 
     def replay(self, data: BenchData) -> Measure:
@@ -265,14 +236,6 @@ class Bench:
         self.say("R: replay")
         report.measures.append(self.replay(data))
         stores = {"W": ("w1",), "Q": ("q",), "R": ("r",)}
-        if args.faust_ceiling:
-            self.say("F: a Faust agent that only counts")
-            report.measures.append(self.faust_ceiling(data.events))
-        if args.compare_bulk:
-            self.say("Wb: worker --drain with bulk delivery (experimental)")
-            wb, wb_runs = self.workers(1, data.events, delivery="bulk")
-            report.measures.append(wb)
-            stores["Wb"] = tuple(r.spec.log.stem for r in wb_runs)
         if args.workers_scaling:
             self.say("W×2: two workers, one group, own stores")
             w2, w2_runs = self.workers(2, data.events)
