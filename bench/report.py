@@ -54,6 +54,12 @@ class RssPerTeacherWeeks:
     peak_rss: int
     rss_at_first_event: int
     live_teacher_weeks: int  # teacher_week rows of the last two weeks (the weeks state holds)
+    state_bytes: int = 0  # keys and values of every record of W's local stores
+    state_users: int = 0  # users with a state record (teachers, staff, and anyone registered)
+
+    @property
+    def state_per_teacher_week(self) -> float:
+        return self.state_bytes / self.live_teacher_weeks if self.live_teacher_weeks else math.nan
 
     @property
     def per_100k(self) -> float:
@@ -160,6 +166,11 @@ def render(report: BenchReport, console: Console) -> None:
             f"[bold]{rss.per_100k / MIB:,.0f} MiB per 100,000[/bold] "
             f"(growth after the first event: {rss.growth_per_100k / MIB:,.0f} MiB per 100,000). "
             "Peak = max of /proc VmHWM polled every 0.1 s and wait4's ru_maxrss.",
+            highlight=False,
+        )
+        console.print(
+            f"W state: {rss.state_bytes / MIB:,.1f} MiB of records for {rss.state_users:,} users "
+            f"(everyone registered has one): [bold]{rss.state_per_teacher_week:,.0f} B per live teacher-week[/bold]",
             highlight=False,
         )
     if report.latency is not None:

@@ -55,6 +55,7 @@ from bench.procs import (
 )
 from bench.report import BenchReport, Measure, RssPerTeacherWeeks, StoreCheck, final_line, render
 from stream.kafka_admin import BrokerUnavailable, ensure_topics
+from stream.state.store import PartitionStore
 
 TeacherWeekRows = dict[tuple[str, str], tuple[int, ...]]
 READY_TIMEOUT_S = 120.0
@@ -248,7 +249,7 @@ class Bench:
             totals = tuple(sum(v[i] for v in rows.values()) for i in range(5))
             report.checks.append(StoreCheck(key, len(rows), totals, rows == reference))
         if args.rss:
-            report.rss = rss_per_teacher_weeks(w_runs[0], reference)
+            report.rss = rss_per_teacher_weeks(w_runs[0], reference, self.workdir / "w1" / "data" / "state")
         if args.latency:
             report.latency = self.measure_latency(data)
         if args.profile_worker:
@@ -321,12 +322,25 @@ def wait_ready(run: Run, partitions: int) -> None:
     raise RuntimeError(f"the latency worker did not own {partitions} partitions within {READY_TIMEOUT_S:.0f} s")
 
 
-def rss_per_teacher_weeks(run: Run, rows: TeacherWeekRows) -> RssPerTeacherWeeks:
+def rss_per_teacher_weeks(run: Run, rows: TeacherWeekRows, state_dir: Path) -> RssPerTeacherWeeks:
     """Live teacher-weeks: rows of the newest two weeks, the weeks a user's state still holds
-    under the default 7-day lateness."""
+    under the default 7-day lateness. The state: every record of the worker's local stores, as it
+    left them (the same records as its changelog)."""
     newest = max(date.fromisoformat(week) for week, _ in rows) if rows else date.min
     live = sum(1 for week, _ in rows if date.fromisoformat(week) >= newest - timedelta(days=7))
-    return RssPerTeacherWeeks(run.peak_rss, run.rss_at_first_event, live)
+    state_bytes = users = 0
+    for path in sorted(state_dir.glob("*/partition-*")):
+        store = PartitionStore(path)
+        try:
+            for key in store.keys(b""):
+                if key.startswith(b"m:"):  # the store's own position in the changelog
+                    continue
+                value = store.get(key) or b""
+                state_bytes += len(key) + len(value)
+                users += key[:1] == b"u"
+        finally:
+            store.close()
+    return RssPerTeacherWeeks(run.peak_rss, run.rss_at_first_event, live, state_bytes, users)
 
 
 def _interrupted(signum: int, frame: object) -> None:

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 FETCH_TIMEOUT_MS = 100
 #: Records buffered per input partition before it is paused: a topic that runs ahead in event
 #: time waits in memory for the others only up to this.
-MAX_BUFFERED = 20_000
+MAX_BUFFERED = 5_000
 #: How long a rebalance waits for the last checkpoint before it drops the tasks uncommitted
 #: (their records are read again by the next owner). Well under the group's rebalance timeout.
 REVOKE_CHECKPOINT_S = 30.0

@@ -19,7 +19,7 @@ from stream.state.store import PartitionStore
 
 #: Users whose state stays in memory after a checkpoint, unchanged since: a user active again soon
 #: is not decoded again. The rest are read back from the store when needed.
-CLEAN_USERS_KEPT: Final = 20_000
+CLEAN_USERS_KEPT: Final = 5_000
 
 
 @dataclass(slots=True)
