@@ -209,9 +209,9 @@ def generate(
     """Write a synthetic registry and event stream with a realistic rhythm: school days, weekends,
     lessons, holidays, heavy and light users. Events are in time order, valid, with unique ids."""
     import time
-    from datetime import date, datetime
+    from datetime import date
 
-    from stream.generate.calendar import MSK, Period, last_full_week, monday_of
+    from stream.generate.calendar import generated_period
     from stream.generate.run import EVENTS_FILE, PROFILES, REGISTRY_DIR, plan_profile, write_events, write_registry
 
     if profile not in PROFILES:
@@ -224,18 +224,18 @@ def generate(
         fail(f"--scale must be above 0 and at most 10, not {scale}")
     if profile == "orel" and scale != 1.0:
         fail("--scale applies to small and federal; orel is the seed's region at its size")
-    today = datetime.now(MSK).date()
-    last = last_full_week(today)
+    last = None
     if last_week is not None:
         try:
-            last = monday_of(date.fromisoformat(last_week))
+            last = date.fromisoformat(last_week)
         except ValueError:
             fail(f"--last-week {last_week!r} is not a date (YYYY-MM-DD)")
-        if (today - last).days < 7:
-            fail(f"--last-week {last_week}: that week has not ended yet (today is {today} in Moscow)")
+    try:
+        period = generated_period(weeks, last)
+    except ValueError as exc:
+        fail(f"--last-week {last_week}: {exc}")
     if outdir.exists() and not outdir.is_dir():
         fail(f"not a directory: {outdir}")
-    period = Period(last, weeks)
     started = time.perf_counter()
     with clear_errors():
         plans = plan_profile(profile, seed=seed, scale=scale)  # type: ignore[arg-type]
