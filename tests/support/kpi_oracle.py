@@ -1,6 +1,6 @@
-"""The expected rows of the view ``sferum.kpi_unit_week``, computed straight from SPEC.md
-("Indicators", "ClickHouse output") with the standard library, independently of the code under
-test (no import from ``stream``, ``schemas``, ``sinks``).
+"""The expected rows of the view ``sferum.kpi_unit_week``, computed straight from the definitions
+(docs/indicators.md) with the standard library, independently of the code under test (no import
+from ``stream``, ``schemas``, ``sinks``).
 
 Input is the registry as CSV rows (header first) and what ``tests.support.oracle.expected``
 accepted: its ``teacher_week`` rows and ``registrations``, so duplicates and lateness are decided
@@ -10,7 +10,7 @@ in one place only. Usage::
     rows = kpi_unit_week(registry, truth.teacher_week, truth.registrations)
     rows[(date(2026, 9, 14), "region", "r1")]["active_share"]
 
-Readings of SPEC.md fixed here:
+Readings of the definitions fixed here:
 - "registered by W": the earliest ``registered`` event of that (role, user_id) has ``ts`` before
   Monday 00:00 MSK of the next week; teachers need role ``teacher``, schools ``school``,
   municipalities ``municipality``, students ``student``. Ties on the earliest ``ts`` are broken by

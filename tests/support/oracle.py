@@ -1,5 +1,6 @@
-"""The expected results of a list of lines, computed straight from SPEC.md with the standard
-library, independently of the code under test (no import from ``stream``, ``schemas``, ``sinks``).
+"""The expected results of a list of lines, computed straight from the event contract (README) with
+the standard library, independently of the code under test (no import from ``stream``,
+``schemas``, ``sinks``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""``tests.support.kpi_oracle`` checked against figures worked out by hand from SPEC.md on the
-dataset of ``tests.support.kpi_dataset`` (its docstring lists what each entity is for).
+"""``tests.support.kpi_oracle`` checked against figures worked out by hand from the definitions
+(docs/indicators.md) on the dataset of ``tests.support.kpi_dataset`` (its docstring lists what each
+entity is for).
 
 Weeks: W1 = 2026-09-07, W2 = 2026-09-14, W3 = 2026-09-21, W4 = 2026-09-28 (Monday 00:00 MSK).
 Counts are (teachers_total, teachers_registered, a, b, c, d, active); each comment names the
