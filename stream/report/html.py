@@ -165,11 +165,11 @@ def _tallies(region: RegionReport) -> str:
 
 def _trends(region: RegionReport) -> str:
     trends = region.trends
-    y_max = scale_max(trends)
+    y_max = scale_max(trends.municipalities)
     return (
         f'<p class="sub">Все недели с данными по неделю отчёта; доли от зарегистрированных педагогов. '
         f"Цели: {', '.join(f'{k} ≥ {p}%' for k, p in TARGETS_PCT.items())}.</p>"
-        f"{legend()}{region_chart(trends, y_max)}"
+        f"{legend()}{region_chart(trends, scale_max([trends.region]))}"
         f"<h3>По муниципальным образованиям</h3>"
         f'<p class="sub">Одна шкала для всех (0–{labels.whole_pct(y_max)}).</p>{small_multiples(trends, y_max)}'
     )

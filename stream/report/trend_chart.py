@@ -20,11 +20,17 @@ from stream.report.trends import SERIES, Trend, Trends
 SERIES_COLOURS = {"a": "#1f6fd1", "b": "#e07b00", "c": "#7b4fc9", "d": "#1b9e8a", "active": "#1d2430"}
 
 
-def scale_max(trends: Trends, *, with_targets: bool = True) -> float:
-    """The top of the y axis: the highest value (and target), rounded up to 10 %, at least 10 %."""
-    values = [v for t in (trends.region, *trends.municipalities) for series in t.values.values() for v in series]
-    top = max([*values, *(p / 100 for p in TARGETS_PCT.values() if with_targets), 0.1])
-    return min(1.0, math.ceil(round(top * 10, 9)) / 10)
+def scale_max(trends: Sequence[Trend]) -> float:
+    """The top of the y axis for these units: the highest value or target, rounded up to a step
+    of 10 % (20 % above 50 %)."""
+    values = [v for t in trends for series in t.values.values() for v in series]
+    top = max([*values, *(p / 100 for p in TARGETS_PCT.values())])
+    step = _step(top)
+    return min(1.0, math.ceil(round(top / step, 9)) * step)
+
+
+def _step(y_max: float) -> float:
+    return 0.1 if y_max <= 0.5 + 1e-9 else 0.2
 
 
 def legend() -> str:
@@ -53,7 +59,7 @@ def _chart(weeks: Sequence[date], trend: Trend, y_max: float, *, big: bool, titl
     if big:
         width, height, left, right, top, bottom = 900, 300, 44, 120, 14, 28
     else:
-        width, height, left, right, top, bottom = 260, 130, 30, 8, 8, 18
+        width, height, left, right, top, bottom = 260, 130, 30, 10, 8, 18
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(weeks)
 
@@ -64,7 +70,7 @@ def _chart(weeks: Sequence[date], trend: Trend, y_max: float, *, big: bool, titl
         return top + plot_h * (1 - min(value, y_max) / y_max)
 
     parts = []
-    steps = 5 if big else 2
+    steps = round(y_max / _step(y_max)) if big else 2
     for k in range(steps + 1):
         v = y_max * k / steps
         at = f"{y(v):.1f}"
@@ -75,8 +81,11 @@ def _chart(weeks: Sequence[date], trend: Trend, y_max: float, *, big: bool, titl
         )
     every = max(1, math.ceil(n / (10 if big else 3)))
     for i, week in enumerate(weeks):
-        if i % every == 0 or i == n - 1:
-            parts.append(f'<text class="axis" x="{x(i):.1f}" y="{height - 6}" text-anchor="middle">{week:%d.%m}</text>')
+        last = i == n - 1
+        if last or (i % every == 0 and n - 1 - i >= every):  # no label crowds the last week's
+            anchor = "end" if last and n > 1 and not big else "middle"
+            at = f'x="{x(i):.1f}" y="{height - 6}" text-anchor="{anchor}"'
+            parts.append(f'<text class="axis" {at}>{week:%d.%m}</text>')
     for key, percent in TARGETS_PCT.items():
         target = percent / 100
         parts.append(
