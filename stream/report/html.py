@@ -237,7 +237,7 @@ def _top_and_zero(report: Report, selected: str | None) -> str:
         shown = f"{escape(r.name)}{' ◀' if mark else ''}"
         v = f'<span class="v">{labels.pct(r.b_share)}</span>' if value else ""
         cls = ' class="sel"' if mark else ""
-        return f"<li{cls}>{shown}{v}</li>"
+        return f"<li{cls}>{v}{shown}</li>"  # the value first: it floats right on the name's first line
 
     top = "".join(item(r, True) for r in report.top) or '<li class="empty">нет регионов с показателем выше 0%</li>'
     zero = "".join(item(r, False) for r in report.zero) or '<li class="empty">нет</li>'

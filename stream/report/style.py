@@ -44,7 +44,8 @@ svg .val { font-weight: 600; }
 .list h4 { margin: 0 0 6px; font-size: 14px; }
 .list ol, .list ul { margin: 0; padding-left: 20px; font-size: 14px; }
 .list li { margin: 1px 0; }
-.list .v { float: right; font-weight: 600; }
+.list .v { float: right; font-weight: 600; margin-left: 8px; }
+#top li::after { content: ""; display: block; clear: both; }
 .list .empty { color: var(--muted); font-size: 13px; list-style: none; margin-left: -20px; }
 .low h4 { color: #b8322e; } .sufficient h4 { color: #a86f00; } .high h4 { color: #23794a; }
 .sel { font-weight: 700; color: var(--accent); }
