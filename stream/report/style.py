@@ -72,7 +72,7 @@ footer { margin-top: 34px; padding-top: 10px; border-top: 1px solid var(--line);
   .multiples { grid-template-columns: repeat(3, 1fr); }
   .side { grid-template-columns: 1fr; }
 }
-@media (max-width: 800px) {
+@media screen and (max-width: 800px) {
   .g4, .g3, .g2, .side { grid-template-columns: 1fr; } .cols { columns: 1; }
   .multiples { grid-template-columns: repeat(2, 1fr); }
 }
