@@ -29,7 +29,7 @@ NEEDS = {
 class Expected:
     #: (week_start, teacher_id) -> (group_chats_created, group_messages, chat_messages, calls, version)
     teacher_week: dict[tuple[date, str], tuple[int, int, int, int, int]] = field(default_factory=dict)
-    #: the same for activity sent with role staff (a municipality's own account, among others)
+    #: the same for activity sent with role staff (the accounts of municipalities' education authorities)
     staff_week: dict[tuple[date, str], tuple[int, int, int, int, int]] = field(default_factory=dict)
     registrations: set[tuple[str, str, str, int, str]] = field(default_factory=set)
     consumed: int = 0
