@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -18,6 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from stream.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from stream.report import Report
 
 app = typer.Typer(
     help="Weekly adoption indicators of «Сферум» from Kafka events to ClickHouse.",
@@ -356,7 +359,7 @@ def report(
         notes.print(f"{fmt.upper()}: {output}", markup=False, highlight=False)
 
 
-def _write_report(loaded: Any, fmt: str, output: Path | None, chromium: str) -> None:
+def _write_report(loaded: Report, fmt: str, output: Path | None, chromium: str) -> None:
     """The report in ``fmt``, to ``output`` or stdout; a PDF that cannot be printed is one line, exit 1."""
     if fmt == "terminal":
         from stream.report.terminal import render

@@ -8,7 +8,7 @@ each of its municipalities, from the first week with data to the report's week.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -45,8 +45,9 @@ class Trends:
     municipalities: tuple[Trend, ...]  # by name
 
 
-def load_trends(store: Queryable, params: dict[str, Any], name_key: Any = str.casefold) -> Trends:
-    """Every week up to ``params["week"]`` of the region ``params["region"]`` and its municipalities."""
+def load_trends(store: Queryable, params: dict[str, Any], name_key: Callable[[str], str] = str.casefold) -> Trends:
+    """Every week up to ``params["week"]`` of the region ``params["region"]`` and its municipalities,
+    which are ordered by ``name_key`` of their names."""
     rows = store.query_rows(_TRENDS, params)
     weeks = tuple(sorted({row[0] for row in rows}))
     index = {week: i for i, week in enumerate(weeks)}
