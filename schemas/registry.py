@@ -28,6 +28,8 @@ class RegistryFile:
     key: tuple[str, ...]  # unique per snapshot
     parent: tuple[str, str, str] | None  # (column, parent table, parent id column)
     date_columns: tuple[str, ...] = ()
+    #: a missing file is read as one with no rows (an export made before the file existed)
+    optional: bool = False
 
 
 FILES: tuple[RegistryFile, ...] = (
@@ -62,6 +64,16 @@ FILES: tuple[RegistryFile, ...] = (
         ("school_id", "registry_schools", "school_id"),
         date_columns=("birth_date",),
     ),
+    # the accounts of a municipality's education authority: the people through whom the
+    # municipality itself acts on the platform (events with role staff and user_id = staff_id)
+    RegistryFile(
+        "staff.csv",
+        "registry_staff",
+        ("staff_id", "municipality_id"),
+        ("staff_id",),
+        ("municipality_id", "registry_municipalities", "municipality_id"),
+        optional=True,
+    ),
 )
 
 
@@ -69,6 +81,10 @@ def read_rows(directory: Path, spec: RegistryFile) -> Iterator[tuple[object, ...
     """(line, *columns) per data row, in the column order of ``spec``; raises RegistryError."""
     path = directory / spec.name
     if not path.is_file():
+        if path.exists():
+            raise RegistryError(f"{spec.name}: not a regular file in {directory}")
+        if spec.optional:
+            return
         raise RegistryError(f"{spec.name}: missing from {directory}")
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:

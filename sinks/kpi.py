@@ -34,6 +34,7 @@ KPI_COLUMNS = (
     "c_share",
     "d_share",
     "active_share",
+    "active_share_of_total",
     "schools_total",
     "schools_registered",
     "schools_active",
@@ -44,12 +45,16 @@ KPI_COLUMNS = (
     "municipalities_active",
     "municipalities_registered_share",
     "municipalities_active_share",
+    "municipalities_no_staff_registered",
+    "municipality_staff_total",
+    "municipality_staff_registered",
     "students_total",
     "students_registered",
     "students_registered_by_parent",
     "students_registered_share",
     "unit_registered",
     "unit_active",
+    "municipality_list",
 )
 
 

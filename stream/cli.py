@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from stream.deadletters.commands import dead_letters_app
 from stream.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from stream.report import Report
 
 app = typer.Typer(
     help="Weekly adoption indicators of «Сферум» from Kafka events to ClickHouse.",
@@ -211,9 +214,9 @@ def generate(
     """Write a synthetic registry and event stream with a realistic rhythm: school days, weekends,
     lessons, holidays, heavy and light users. Events are in time order, valid, with unique ids."""
     import time
-    from datetime import date, datetime
+    from datetime import date
 
-    from stream.generate.calendar import MSK, Period, last_full_week, monday_of
+    from stream.generate.calendar import generated_period
     from stream.generate.run import EVENTS_FILE, PROFILES, REGISTRY_DIR, plan_profile, write_events, write_registry
 
     if profile not in PROFILES:
@@ -226,18 +229,18 @@ def generate(
         fail(f"--scale must be above 0 and at most 10, not {scale}")
     if profile == "orel" and scale != 1.0:
         fail("--scale applies to small and federal; orel is the seed's region at its size")
-    today = datetime.now(MSK).date()
-    last = last_full_week(today)
+    last = None
     if last_week is not None:
         try:
-            last = monday_of(date.fromisoformat(last_week))
+            last = date.fromisoformat(last_week)
         except ValueError:
             fail(f"--last-week {last_week!r} is not a date (YYYY-MM-DD)")
-        if (today - last).days < 7:
-            fail(f"--last-week {last_week}: that week has not ended yet (today is {today} in Moscow)")
+    try:
+        period = generated_period(weeks, last)
+    except ValueError as exc:
+        fail(f"--last-week {last_week}: {exc}")
     if outdir.exists() and not outdir.is_dir():
         fail(f"not a directory: {outdir}")
-    period = Period(last, weeks)
     started = time.perf_counter()
     with clear_errors():
         plans = plan_profile(profile, seed=seed, scale=scale)  # type: ignore[arg-type]
@@ -280,6 +283,9 @@ def sql(
     sys.stdout.flush()
 
 
+REPORT_FORMATS = ("terminal", "html", "json", "pdf")
+
+
 @app.command()
 def report(
     store: StoreOpt = None,
@@ -288,19 +294,38 @@ def report(
     ] = None,
     region: Annotated[
         str | None,
-        typer.Option("--region", help="Region id of the registry. Default: the only region; else the ranking only."),
+        typer.Option("--region", help="Region id of the registry. Default: the only region; else the federal view."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="terminal (default); html: one self-contained page; json: every figure and list "
+            "(docs/report.md); pdf: the page printed by headless Chromium (A4), needs --output.",
+        ),
+    ] = "terminal",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write html, json or pdf to this file (default: stdout).")
     ] = None,
     html_file: Annotated[
         Path | None, typer.Option("--html", help="Also write the report as one self-contained HTML page.")
     ] = None,
 ) -> None:
-    """The weekly report of a region: indicators a–d, shares, municipality levels and lists, ranking."""
+    """The weekly report of a region: indicators a–d, shares, trends, municipality levels and lists, ranking."""
     from datetime import date
 
     from sinks.clickhouse import ClickHouseSink
     from stream.report import NoDataError, ReportArgumentError, load_report
-    from stream.report.terminal import render
 
+    if fmt not in REPORT_FORMATS:
+        fail(f"unknown --format {fmt!r}: choose {', '.join(REPORT_FORMATS)}")
+    if fmt == "pdf" and output is None:
+        fail("--format pdf needs --output FILE")
+    if fmt == "terminal" and output is not None:
+        fail("--output needs --format html, json or pdf")
+    for path in (output, html_file):
+        if path is not None and (path.is_dir() or not path.parent.is_dir()):
+            fail(f"cannot write {path}: {'a directory' if path.is_dir() else 'no such directory'}")
     settings = settings_from(store=store)
     day = None
     if week is not None:
@@ -324,13 +349,48 @@ def report(
             fail(str(exc), 1)
         finally:
             sink.close()
-    render(loaded, out)
-    if html_file is not None:
+    notes = out if fmt == "terminal" else err  # stdout carries the document itself
+    with clear_errors():
+        _write_report(loaded, fmt, output, settings.chromium)
+        if html_file is not None:
+            from stream.report.html import render_html
+
+            html_file.write_text(render_html(loaded), encoding="utf-8")
+            notes.print(f"\nHTML: {html_file}", markup=False, highlight=False)
+    if output is not None:
+        notes.print(f"{fmt.upper()}: {output}", markup=False, highlight=False)
+
+
+def _write_report(loaded: Report, fmt: str, output: Path | None, chromium: str) -> None:
+    """The report in ``fmt``, to ``output`` or stdout; a PDF that cannot be printed is one line, exit 1."""
+    if fmt == "terminal":
+        from stream.report.terminal import render
+
+        render(loaded, out)
+        return
+    if fmt == "json":
+        from stream.report.export import report_json
+
+        data = report_json(loaded)
+    else:
         from stream.report.html import render_html
 
-        with clear_errors():
-            html_file.write_text(render_html(loaded), encoding="utf-8")
-        out.print(f"\nHTML: {html_file}", markup=False, highlight=False)
+        page = render_html(loaded)
+        if fmt == "pdf":
+            from stream.report.pdf import PdfError, find_chromium, print_pdf
+
+            assert output is not None
+            try:
+                print_pdf(page, output, chromium=find_chromium(chromium))
+            except PdfError as exc:
+                fail(str(exc), 1)
+            return
+        data = page.encode("utf-8")
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
 
 
 @contextmanager

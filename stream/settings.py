@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     level_low: float = Field(default=0.30, ge=0, le=1)
     level_high: float = Field(default=0.70, ge=0, le=1)
 
+    # Report as PDF: the Chromium executable (a path or a name on the PATH); empty: the first of
+    # chromium, chromium-browser, google-chrome found on the PATH
+    chromium: str = ""
+
     # Worker web server (metrics)
     web_port: int = Field(default=6066, ge=1, le=65535)
     #: 127.0.0.1 on a workstation; 0.0.0.0 in a container, so Prometheus and probes reach it.

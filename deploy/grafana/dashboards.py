@@ -11,11 +11,12 @@ when they differ, and runs every ClickHouse query of the boards against a store 
 Boards (weeks are ISO weeks in Europe/Moscow: ``week_start`` is already the Moscow Monday):
 
 - ``sferum-region``: a region's week as the regional centre's slides show it: indicators a–d
-  against the targets with the change from the previous week, registration and activity of
-  municipalities, schools, teachers and students, the municipality tables by level, the
-  municipality lists. Variables ``region`` and ``week``.
-- ``sferum-federal``: regions ranked by b, the "map" of regions by the federal bands 0–1 %,
-  1–5 %, 5–100 %, every region against the four targets, week-over-week changes. Variable ``week``.
+  against the targets with the change from the previous week, their trends (the region, and one
+  small chart per municipality), registration and activity of municipalities, schools, teachers
+  and students, the municipality tables by level (each with its denominator), the municipality
+  lists. Variables ``region``, ``week`` and ``municipality`` (the small charts repeat over it).
+- ``sferum-federal``: regions ranked by b, the regions as tiles coloured by the federal bands
+  0–1 %, 1–5 %, 5–100 %, every region against the four targets, week-over-week changes. Variable ``week``.
 - ``sferum-ingestion``: the workers from Prometheus (metrics of ``stream/metrics.py`` and
   ``stream/kpi_gauges.py``, recording rules of ``deploy/prometheus/rules/sferum.rules.yml``).
 
@@ -50,7 +51,15 @@ if str(ROOT) not in sys.path:  # run as a script: deploy/ is not part of the ins
     sys.path.insert(0, str(ROOT))
 
 from stream.report.data import TARGETS_PCT  # noqa: E402  (after the path set-up above)
-from stream.report.labels import INDICATOR_NOTES, INDICATOR_SHORT, INDICATOR_TITLES, MUNICIPALITY_LISTS  # noqa: E402
+from stream.report.labels import (  # noqa: E402
+    ACTIVE_MUNICIPALITY,
+    INDICATOR_NOTES,
+    INDICATOR_SHORT,
+    INDICATOR_TITLES,
+    MUNICIPALITY_LISTS,
+    TREND_NAMES,
+)
+from stream.report.regions import SUBJECTS  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "provisioning" / "dashboards" / "json"
 TIMEZONE = "Europe/Moscow"
@@ -70,10 +79,13 @@ RED, ORANGE, YELLOW, GREEN, BLUE = "red", "orange", "yellow", "green", "blue"
 LEVELS = {"low": ("низкий", RED), "sufficient": ("достаточный", YELLOW), "high": ("высокий", GREEN)}
 BANDS = {"0-1%": ("0–1 %", RED), "1-5%": ("1–5 %", ORANGE), "5-100%": ("5–100 %", GREEN)}
 DIRECTIONS = {"growth": ("растёт", GREEN), "fall": ("падает", RED), "none": ("нет", "text")}
-LISTS = {"absent": RED, "no_registered_teachers": ORANGE, "active": GREEN}
+LISTS = {"absent": RED, "no_staff_registered": ORANGE, "active": GREEN}
+#: the trend series: a–d and the active share (of registered teachers)
+SERIES = (*INDICATORS, "active")
 SHARE_NAMES = {
     "teachers_registered_share": "Педагоги в ИКОП «Сферум»",
     "active_share": "Активные педагоги",
+    "active_share_of_total": "Активные педагоги (от всех по реестру)",
     **{f"{key}_share": INDICATOR_SHORT[key] for key in INDICATORS},
     "students_registered_share": "Ученики в ИКОП «Сферум»",
     "schools_registered_share": "Школы в ИКОП «Сферум»",
@@ -145,6 +157,16 @@ REGION_VARIABLE = Sql.of(
     "region_id",
     "unit_name",
 )
+MUNICIPALITY_VARIABLE = Sql.of(
+    f"""
+    SELECT DISTINCT unit_id AS municipality_id, unit_name
+    FROM sferum.kpi_unit_week
+    WHERE unit_kind = 'municipality' AND region_id = {REGION}
+    ORDER BY unit_name, municipality_id
+    """,
+    "municipality_id",
+    "unit_name",
+)
 WEEK_VARIABLE = Sql.of(
     """
     SELECT DISTINCT toString(week_start) AS week
@@ -176,24 +198,35 @@ INDICATORS_VS_TARGETS = Sql.of(
     """,
     *INDICATORS,
 )
+_SERIES_SELECT = "a_share AS a, b_share AS b, c_share AS c, d_share AS d, active_share AS active"
 INDICATORS_BY_WEEK = Sql.of(
     f"""
-    SELECT toDateTime(week_start, '{TIMEZONE}') AS time, a_share AS a, b_share AS b, c_share AS c, d_share AS d
+    SELECT toDateTime(week_start, '{TIMEZONE}') AS time, {_SERIES_SELECT}
     FROM sferum.kpi_unit_week
     WHERE {region_filter(week=False)}
       AND {WEEKS_IN_RANGE}
     ORDER BY time
     """,
     "time",
-    *INDICATORS,
+    *SERIES,
+)
+MUNICIPALITY_BY_WEEK = Sql.of(
+    f"""
+    SELECT toDateTime(week_start, '{TIMEZONE}') AS time, {_SERIES_SELECT}
+    FROM sferum.kpi_unit_week
+    WHERE unit_kind = 'municipality' AND region_id = {REGION} AND unit_id = ${{municipality:sqlstring}}
+      AND {WEEKS_IN_RANGE}
+    ORDER BY time
+    """,
+    "time",
+    *SERIES,
 )
 
 #: kind -> (title, description, columns of kpi_unit_week as total, registered, registered share, active, active share)
 TALLIES = {
     "municipalities": (
         "Муниципальные образования",
-        "Активным считается МО, зарегистрированное в ИКОП «Сферум», создавшее как минимум 1 групповой чат "
-        "и написавшее как минимум 3 сообщения (своей учётной записью).",
+        ACTIVE_MUNICIPALITY + ".",
         (
             "municipalities_total",
             "municipalities_registered",
@@ -260,10 +293,10 @@ REGION_DYNAMICS = Sql.of(
     "direction",
 )
 
-#: kpi_levels metric -> (title, what the share is), as in the seed's slides
+#: kpi_levels metric -> (title, what the share is), as in the seed's slides: each list its denominator
 LEVEL_TABLES = {
-    "schools_active_share": ("Доля активных школ", "активных от зарегистрированных школ МО"),
-    "active_share": ("Доля активных педагогов", "активных от зарегистрированных педагогов МО"),
+    "schools_active_share": ("Доля школ в ИКОП «Сферум»", "активных от зарегистрированных в ИКОП школ МО"),
+    "active_share_of_total": ("Доля педагогов в ИКОП «Сферум»", "активных от всех педагогов МО по реестру"),
     "students_registered_share": ("Доля учеников в ИКОП «Сферум»", "зарегистрированных от всех учеников МО"),
 }
 
@@ -288,7 +321,7 @@ MUNICIPALITY_LISTS_SQL = Sql.of(
     SELECT list, municipality_name AS municipality
     FROM sferum.kpi_municipality_lists
     WHERE week_start = {WEEK} AND region_id = {REGION}
-    ORDER BY indexOf(['absent', 'no_registered_teachers', 'active'], list), municipality
+    ORDER BY indexOf(['absent', 'no_staff_registered', 'active'], list), municipality
     """,
     "list",
     "municipality",
@@ -326,6 +359,25 @@ RANKING_TABLE = Sql.of(
     "b_share",
     "delta_pp",
     "band",
+)
+#: a region's code on its tile: by name (lower case, «ё» as «е»), else by id (the subject's number),
+#: else the first three letters of the name; constants of stream.report.regions, not user input
+_NAMES = ", ".join(f"'{sub.name.lower().replace('ё', 'е')}'" for sub in SUBJECTS)
+_NUMBERS = ", ".join(f"'{sub.number}'" for sub in SUBJECTS)
+_CODES = ", ".join(f"'{sub.code}'" for sub in SUBJECTS)
+REGION_CODE = (
+    f"transform(replaceAll(lowerUTF8(region_name), 'ё', 'е'), [{_NAMES}], [{_CODES}], "
+    f"transform(region_id, [{_NUMBERS}], [{_CODES}], upperUTF8(substringUTF8(region_name, 1, 3))))"
+)
+REGION_TILES = Sql.of(
+    f"""
+    SELECT {REGION_CODE} AS code, b_share
+    FROM sferum.kpi_region_ranking
+    WHERE week_start = {WEEK}
+    ORDER BY region_name
+    """,
+    "code",
+    "b_share",
 )
 REGION_MAP = Sql.of(
     f"""
@@ -554,9 +606,10 @@ def board(uid: str, title: str, description: str, *, time_from: str, refresh: st
     )
 
 
-def clickhouse_variable(name: str, label: str, sql: Sql) -> db.QueryVariable:
-    """Values from SQL: one column, or (value, text) as the plugin reads two."""
-    return (
+def clickhouse_variable(name: str, label: str, sql: Sql, *, every: bool = False) -> db.QueryVariable:
+    """Values from SQL: one column, or (value, text) as the plugin reads two. ``every``: several
+    values may be chosen, all by default (for panels that repeat over the variable)."""
+    variable = (
         db.QueryVariable(name)
         .label(label)
         .datasource(CLICKHOUSE)
@@ -564,9 +617,12 @@ def clickhouse_variable(name: str, label: str, sql: Sql) -> db.QueryVariable:
         .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
         .sort(dm.VariableSort.DISABLED)
         .allow_custom_value(False)
-        .include_all(False)
-        .multi(False)
+        .include_all(every)
+        .multi(every)
     )
+    if every:
+        variable = variable.current(dm.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    return variable
 
 
 @dataclass(frozen=True)
@@ -644,33 +700,65 @@ def indicators_vs_targets() -> bargauge.Panel:
     return panel
 
 
-def indicators_by_week() -> timeseries.Panel:
+#: Colours of the trend lines; a target is a dashed line in its indicator's colour.
+SERIES_COLOURS = {"a": BLUE, "b": ORANGE, "c": "purple", "d": GREEN, "active": "text"}
+
+
+def trend_panel(title: str, sql: Sql, *, w: int, h: int, description: str) -> timeseries.Panel:
     panel = (
         timeseries.Panel()
-        .title("Показатели по неделям")
-        .description("Неделя — с понедельника 00:00 по Москве. Пунктир — цель показателя.")
+        .title(title)
+        .description(description)
         .datasource(CLICKHOUSE)
-        .with_target(ClickHouse(INDICATORS_BY_WEEK, time_series=True))
-        .span(12)
-        .height(8)
+        .with_target(ClickHouse(sql, time_series=True))
+        .span(w)
+        .height(h)
         .unit("percentunit")
         .decimals(1)
         .min(0)
         .draw_style(common.GraphDrawStyle.LINE)
         .show_points(common.VisibilityMode.ALWAYS)
-        .point_size(6)
+        .point_size(5)
         .thresholds_style(dashed_target_line())
         .legend(legend())
     )
-    for key in INDICATORS:
-        panel = panel.override_by_name(
-            key,
-            [
-                *named(INDICATOR_SHORT[key]),
-                prop("thresholds", thresholds("transparent", (TARGETS_PCT[key] / 100, "text")).build()),
-            ],
-        )
+    for key in SERIES:
+        colour = SERIES_COLOURS[key]
+        props = [*named(TREND_NAMES[key]), prop("color", {"mode": "fixed", "fixedColor": colour})]
+        if key in TARGETS_PCT:  # the active share has no target
+            props.append(prop("thresholds", thresholds("transparent", (TARGETS_PCT[key] / 100, colour)).build()))
+        else:
+            props.append(prop("custom.thresholdsStyle", {"mode": "off"}))
+        panel = panel.override_by_name(key, props)
     return panel
+
+
+def indicators_by_week() -> timeseries.Panel:
+    return trend_panel(
+        "Показатели по неделям",
+        INDICATORS_BY_WEEK,
+        w=12,
+        h=8,
+        description="a–d и доля активных педагогов (от зарегистрированных) по неделям; неделя — с понедельника "
+        "00:00 по Москве. Пунктир — цель показателя того же цвета.",
+    )
+
+
+def municipality_by_week() -> timeseries.Panel:
+    """One small chart per municipality of the region: the panel repeats over ``municipality``."""
+    return (
+        trend_panel(
+            "${municipality:text}",
+            MUNICIPALITY_BY_WEEK,
+            w=6,
+            h=7,
+            description="a–d и доля активных педагогов МО по неделям. Пунктир — цели.",
+        )
+        .repeat("municipality")
+        .repeat_direction("h")
+        .max_per_row(4)
+        .legend(cb.VizLegendOptions().show_legend(False).display_mode(common.LegendDisplayMode.HIDDEN))
+    )
 
 
 def tally_stat(kind: str) -> stat.Panel:
@@ -742,7 +830,7 @@ def level_table(metric: str) -> table.Panel:
 def municipality_lists() -> table.Panel:
     return (
         ch_table(
-            "Муниципальные образования: отсутствующие, без регистраций педагогов, активные",
+            "Муниципальные образования: отсутствуют в ИКОП, отсутствуют регистрации, активные",
             MUNICIPALITY_LISTS_SQL,
             w=24,
             h=10,
@@ -771,6 +859,7 @@ def region_board() -> Board:
         )
         .with_variable(clickhouse_variable("region", "Регион", REGION_VARIABLE))
         .with_variable(clickhouse_variable("week", "Неделя (понедельник)", WEEK_VARIABLE))
+        .with_variable(clickhouse_variable("municipality", "МО", MUNICIPALITY_VARIABLE, every=True))
     )
     (
         Layout(dashboard)
@@ -783,8 +872,9 @@ def region_board() -> Board:
         .row("Регистрация и активность", *(tally_stat(kind) for kind in TALLIES), region_dynamics())
         .row("Уровни по муниципальным образованиям", *(level_table(metric) for metric in LEVEL_TABLES))
         .row("Списки муниципальных образований", municipality_lists())
+        .row("Показатели по неделям: муниципальные образования", municipality_by_week())
     )
-    return Board("sferum-region.json", dashboard.build(), (REGION_VARIABLE, WEEK_VARIABLE))
+    return Board("sferum-region.json", dashboard.build(), (REGION_VARIABLE, WEEK_VARIABLE, MUNICIPALITY_VARIABLE))
 
 
 # (b) federal --------------------------------------------------------------------------------------
@@ -838,10 +928,32 @@ def ranking_table() -> table.Panel:
     )
 
 
+def region_tiles() -> stat.Panel:
+    """Every region as a tile with its code and b, coloured by the federal map's bands."""
+    return (
+        stat.Panel()
+        .title("Карта регионов по b: 0–1 %, 1–5 %, 5–100 %")
+        .description("Регион — плитка с кодом (ОРЛ — Орловская область) и показателем b, в цвете диапазона.")
+        .datasource(CLICKHOUSE)
+        .with_target(ClickHouse(REGION_TILES))
+        .span(24)
+        .height(12)
+        .reduce_options(cb.ReduceDataOptions().calcs([]).values(True).fields("/^b_share$/"))
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .justify_mode(common.BigValueJustifyMode.CENTER)
+        .orientation(common.VizOrientation.AUTO)
+        .unit("percentunit")
+        .decimals(1)
+        .thresholds(thresholds(BANDS["0-1%"][1], (0.01, BANDS["1-5%"][1]), (0.05, BANDS["5-100%"][1])))
+    )
+
+
 def region_map() -> table.Panel:
     return (
         ch_table(
-            "Карта регионов по b: 0–1 %, 1–5 %, 5–100 %",
+            "Регионы по диапазонам b: 0–1 %, 1–5 %, 5–100 %",
             REGION_MAP,
             w=12,
             h=14,
@@ -924,7 +1036,8 @@ def federal_board() -> Board:
     (
         Layout(dashboard)
         .row("Рейтинг регионов", ranking_chart(), ranking_table())
-        .row("Карта и цели", region_map(), targets_table())
+        .row("Карта регионов по диапазонам b", region_tiles())
+        .row("Диапазоны и цели", region_map(), targets_table())
         .row("Динамика", federal_dynamics(), b_by_week())
     )
     return Board("sferum-federal.json", dashboard.build(), (WEEK_VARIABLE,))

@@ -2,7 +2,8 @@
 # The demo, on a fresh machine, on the embedded defaults: set up, start the local Kafka broker,
 # generate the seed's Орловская область (`generate --profile orel`), produce it to Kafka, run the
 # worker until it has drained the input, load the registry and print the region's report (and
-# write it as HTML). Run it again: the same events are produced again and count once.
+# write it as HTML, JSON and, with Chromium, PDF). Run it again: the same events are produced
+# again and count once.
 #
 # usage: deploy/local/run.sh [--worker]     --worker: afterwards keep the worker running (Ctrl-C stops)
 # env:   SFERUM_DEMO_DIR (default ~/.local/share/sferum-kpi/demo), any SFERUM_* setting
@@ -18,6 +19,10 @@ KPI=("$VENV/bin/sferum-kpi" --log-level warning)
 export SFERUM_INPUT_TOPICS=${SFERUM_INPUT_TOPICS:-sferum.events}
 say() { echo "run.sh: $*" >&2; }
 
+if [[ -s $DEMO/events.ndjson && ! -f $DEMO/registry/staff.csv ]]; then
+  say "$DEMO was generated before staff.csv existed; start over: see docs/indicators.md (A store made before staff.csv)"
+  exit 2
+fi
 bash "$ROOT/deploy/local/setup.sh"
 bash "$ROOT/deploy/local/kafka.sh" start
 
@@ -32,7 +37,11 @@ say "running the worker until the input is drained (a few minutes)"
 say "loading the registry"
 "${KPI[@]}" load-registry "$DEMO/registry"
 "${KPI[@]}" report --html "$DEMO/report.html"
-say "report page: $DEMO/report.html"
+"${KPI[@]}" report --format json --output "$DEMO/report.json"
+if command -v chromium >/dev/null || [[ -n ${SFERUM_CHROMIUM:-} ]]; then
+  "${KPI[@]}" report --format pdf --output "$DEMO/report.pdf"
+fi
+say "report page: $DEMO/report.html (also report.json, report.pdf)"
 if [[ ${1:-} == --worker ]]; then
   exec "${KPI[@]}" worker
 fi

@@ -46,3 +46,11 @@ CREATE TABLE IF NOT EXISTS {db}.registry_students
     student_id String, school_id String, birth_date Date32
 )
 ENGINE = MergeTree PARTITION BY snapshot ORDER BY (school_id, student_id);
+
+-- staff.csv (optional): the accounts of each municipality's education authority.
+CREATE TABLE IF NOT EXISTS {db}.registry_staff
+(
+    snapshot UInt32, line UInt32,
+    staff_id String, municipality_id String
+)
+ENGINE = MergeTree PARTITION BY snapshot ORDER BY (municipality_id, staff_id);

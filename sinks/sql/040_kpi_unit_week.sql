@@ -1,8 +1,8 @@
 -- The indicators, computed: one row per (week_start, unit_kind, unit_id) for every unit of
 -- registry snapshot {snapshot} and every week from the first event's week to the newest event's
--- week that is not before {from_week}. SPEC.md, "Indicators". `sferum-kpi` stores the result in
--- kpi_unit_week_data (see 045_kpi_store.sql); kpi_unit_week reads that, so a board's query
--- reads a few stored rows instead of computing history.
+-- week that is not before {from_week}. The definitions are in docs/indicators.md. `sferum-kpi`
+-- stores the result in kpi_unit_week_data (see 045_kpi_store.sql); kpi_unit_week reads that, so a
+-- board's query reads a few stored rows instead of computing history.
 -- A week W "ends" at the next Monday 00:00 in {tz}; an event or registration is "by W" when its
 -- Monday (in {tz}) is <= W. Registry-less ids never count. Shares are 0 when the denominator is.
 CREATE OR REPLACE VIEW {db}.kpi_unit_week_compute AS
@@ -104,31 +104,52 @@ teacher_agg AS (
     FROM teacher_unit_week
     GROUP BY unit_kind, unit_id, week_start
 ),
--- a municipality's own account (staff activity with user_id = municipality_id), cumulative
-account_hist AS (
+-- a municipality acts through its staff (registry_staff): the staff registered by W (role staff)
+-- together, with all their group activity up to the end of W, whenever it happened
+staff_hist AS (
     SELECT user_id, groupArray((week_start, group_chats_created, group_messages)) AS h
     FROM {db}.staff_week FINAL
     GROUP BY user_id
 ),
--- a school is active when its registered teachers together reach the thresholds; a municipality
--- when its own account does (the seed: "МО ..., создавшее как минимум 1 чат и написавшее как
--- минимум 3 сообщения"), which is where this departs from SPEC.md's "the same" (see README)
+staff_week_of AS (
+    SELECT st.municipality_id AS municipality_id, w AS week_start,
+           r.reg_week > toDate(0) AND r.reg_week <= w AS registered,
+           arraySum(x -> if(x.1 <= w, x.2, 0), sh.h) AS cum_created,
+           arraySum(x -> if(x.1 <= w, x.3, 0), sh.h) AS cum_group_messages
+    FROM {db}.registry_staff AS st
+    LEFT JOIN (SELECT user_id, reg_week FROM first_reg WHERE role = 'staff') AS r ON r.user_id = st.staff_id
+    LEFT JOIN staff_hist AS sh ON sh.user_id = st.staff_id
+    ARRAY JOIN (SELECT weeks FROM week_list) AS w
+    WHERE st.snapshot = (SELECT s FROM cur)
+),
+staff_agg AS (
+    SELECT municipality_id, week_start,
+           count() AS staff_total,
+           countIf(registered) AS staff_registered,
+           sumIf(cum_created, registered) >= 1 AND sumIf(cum_group_messages, registered) >= 3 AS staff_active
+    FROM staff_week_of
+    GROUP BY municipality_id, week_start
+),
+-- a school is active when its registered teachers together reach the thresholds, a municipality
+-- when its registered staff together do (the seed: "МО ..., создавшее как минимум 1 чат и
+-- написавшее как минимум 3 сообщения": the municipality itself, not its schools' teachers)
 org_week AS (
     SELECT uw.unit_kind AS unit_kind, uw.unit_id AS unit_id, uw.region_id AS region_id,
            uw.municipality_id AS municipality_id, uw.week_start AS week_start,
            r.reg_week > toDate(0) AND r.reg_week <= uw.week_start AS registered,
-           registered AND if(
-               uw.unit_kind = 'school',
-               ta.together_active,
-               arraySum(x -> if(x.1 <= uw.week_start, x.2, 0), ah.h) >= 1
-                   AND arraySum(x -> if(x.1 <= uw.week_start, x.3, 0), ah.h) >= 3
-           ) AS active
+           registered AND if(uw.unit_kind = 'school', ta.together_active, sa.staff_active) AS active,
+           sa.staff_total AS staff_total,
+           sa.staff_registered AS staff_registered,
+           -- the seed's lists of municipalities (staff_not_active: registered, staff registered, not active)
+           multiIf(NOT registered, 'absent', staff_registered = 0, 'no_staff_registered', active, 'active',
+                   'staff_not_active') AS municipality_list
     FROM unit_weeks AS uw
     LEFT JOIN (SELECT role, user_id, reg_week FROM first_reg WHERE role IN ('school', 'municipality')) AS r
         ON r.role = uw.unit_kind AND r.user_id = uw.unit_id
     LEFT JOIN teacher_agg AS ta
         ON ta.unit_kind = uw.unit_kind AND ta.unit_id = uw.unit_id AND ta.week_start = uw.week_start
-    LEFT JOIN account_hist AS ah ON ah.user_id = uw.unit_id
+    LEFT JOIN staff_agg AS sa
+        ON uw.unit_kind = 'municipality' AND sa.municipality_id = uw.unit_id AND sa.week_start = uw.week_start
     WHERE uw.unit_kind IN ('school', 'municipality')
 ),
 school_counts AS (
@@ -143,7 +164,9 @@ school_counts AS (
 municipality_counts AS (
     SELECT region_id AS unit_id, week_start,
            count() AS municipalities_total, countIf(registered) AS municipalities_registered,
-           countIf(active) AS municipalities_active
+           countIf(active) AS municipalities_active,
+           countIf(municipality_list = 'no_staff_registered') AS municipalities_no_staff_registered,
+           sum(staff_total) AS staff_total, sum(staff_registered) AS staff_registered
     FROM org_week WHERE unit_kind = 'municipality'
     GROUP BY region_id, week_start
 ),
@@ -188,6 +211,8 @@ SELECT
     if(teachers_registered = 0, 0., c_teachers / teachers_registered) AS c_share,
     if(teachers_registered = 0, 0., d_teachers / teachers_registered) AS d_share,
     if(teachers_registered = 0, 0., active_teachers / teachers_registered) AS active_share,
+    -- the seed's level list of teachers: active of all the unit's registry teachers
+    if(teachers_total = 0, 0., active_teachers / teachers_total) AS active_share_of_total,
     if(uw.unit_kind = 'school', NULL, sc.schools_total) AS schools_total,
     if(uw.unit_kind = 'school', NULL, sc.schools_registered) AS schools_registered,
     if(uw.unit_kind = 'school', NULL, sc.schools_active) AS schools_active,
@@ -204,13 +229,20 @@ SELECT
     if(uw.unit_kind = 'region',
        if(mc.municipalities_registered = 0, 0., mc.municipalities_active / mc.municipalities_registered), NULL)
         AS municipalities_active_share,
+    if(uw.unit_kind = 'region', mc.municipalities_no_staff_registered, NULL) AS municipalities_no_staff_registered,
+    -- the staff of the municipality, or of the region's municipalities (NULL on school rows)
+    multiIf(uw.unit_kind = 'region', mc.staff_total, uw.unit_kind = 'municipality', ow.staff_total, NULL)
+        AS municipality_staff_total,
+    multiIf(uw.unit_kind = 'region', mc.staff_registered, uw.unit_kind = 'municipality', ow.staff_registered, NULL)
+        AS municipality_staff_registered,
     stc.students_total AS students_total,
     stc.students_registered AS students_registered,
     stc.students_registered_by_parent AS students_registered_by_parent,
     if(stc.students_total = 0, 0., stc.students_registered / stc.students_total) AS students_registered_share,
     -- the school or municipality itself (NULL on region rows): registered by W, and active
     if(uw.unit_kind = 'region', NULL, ow.registered) AS unit_registered,
-    if(uw.unit_kind = 'region', NULL, ow.active) AS unit_active
+    if(uw.unit_kind = 'region', NULL, ow.active) AS unit_active,
+    if(uw.unit_kind = 'municipality', ow.municipality_list, NULL) AS municipality_list
 FROM unit_weeks AS uw
 LEFT JOIN teacher_agg AS ta
     ON ta.unit_kind = uw.unit_kind AND ta.unit_id = uw.unit_id AND ta.week_start = uw.week_start

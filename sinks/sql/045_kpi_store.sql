@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS {db}.kpi_unit_week_data
     c_share                         Float64,
     d_share                         Float64,
     active_share                    Float64,
+    active_share_of_total           Float64,
     schools_total                   Nullable(UInt64),
     schools_registered              Nullable(UInt64),
     schools_active                  Nullable(UInt64),
@@ -35,22 +36,37 @@ CREATE TABLE IF NOT EXISTS {db}.kpi_unit_week_data
     municipalities_active           Nullable(UInt64),
     municipalities_registered_share Nullable(Float64),
     municipalities_active_share     Nullable(Float64),
+    municipalities_no_staff_registered Nullable(UInt64),
+    municipality_staff_total        Nullable(UInt64),
+    municipality_staff_registered   Nullable(UInt64),
     students_total                  UInt64,
     students_registered             UInt64,
     students_registered_by_parent   UInt64,
     students_registered_share       Float64,
     unit_registered                 Nullable(UInt8),
-    unit_active                     Nullable(UInt8)
+    unit_active                     Nullable(UInt8),
+    municipality_list               Nullable(String)
 )
 ENGINE = ReplacingMergeTree(computed_at)
 PARTITION BY snapshot
 ORDER BY (week_start, unit_kind, region_id, unit_id);
 
--- Stores made before the column existed.
+-- Stores made before the columns existed. Their rows get the columns' defaults (0, NULL) until they
+-- are computed again: `sferum-kpi load-registry` recomputes every week (see docs/indicators.md).
 ALTER TABLE {db}.kpi_unit_week_data
     ADD COLUMN IF NOT EXISTS teachers_registered_share Float64 AFTER active_teachers;
+ALTER TABLE {db}.kpi_unit_week_data
+    ADD COLUMN IF NOT EXISTS active_share_of_total Float64 AFTER active_share;
+ALTER TABLE {db}.kpi_unit_week_data
+    ADD COLUMN IF NOT EXISTS municipalities_no_staff_registered Nullable(UInt64) AFTER municipalities_active_share;
+ALTER TABLE {db}.kpi_unit_week_data
+    ADD COLUMN IF NOT EXISTS municipality_staff_total Nullable(UInt64) AFTER municipalities_no_staff_registered;
+ALTER TABLE {db}.kpi_unit_week_data
+    ADD COLUMN IF NOT EXISTS municipality_staff_registered Nullable(UInt64) AFTER municipality_staff_total;
+ALTER TABLE {db}.kpi_unit_week_data
+    ADD COLUMN IF NOT EXISTS municipality_list Nullable(String) AFTER unit_active;
 
--- SPEC.md's view: one row per (week_start, unit_kind, unit_id) of the current registry snapshot.
+-- The indicators: one row per (week_start, unit_kind, unit_id) of the current registry snapshot.
 CREATE OR REPLACE VIEW {db}.kpi_unit_week AS
 SELECT * EXCEPT (snapshot, computed_at)
 FROM {db}.kpi_unit_week_data FINAL

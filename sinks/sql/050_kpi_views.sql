@@ -6,7 +6,8 @@ SELECT week_start, unit_kind, unit_id, unit_name, region_id, municipality_id, m.
 FROM {db}.kpi_unit_week
 ARRAY JOIN [
     ('teachers_registered_share', teachers_registered_share), ('a_share', a_share), ('b_share', b_share), ('c_share', c_share), ('d_share', d_share),
-    ('active_share', active_share), ('students_registered_share', students_registered_share),
+    ('active_share', active_share), ('active_share_of_total', active_share_of_total),
+    ('students_registered_share', students_registered_share),
     ('schools_registered_share', ifNull(schools_registered_share, nan)),
     ('schools_active_share', ifNull(schools_active_share, nan)),
     ('municipalities_registered_share', ifNull(municipalities_registered_share, nan)),
@@ -40,11 +41,11 @@ SELECT
 FROM {db}.kpi_unit_week
 WHERE unit_kind = 'region';
 
--- The seed's municipality lists: absent from the platform, registered with no registered
--- teachers, active.
+-- The seed's municipality lists: «Отсутствуют в ИКОП» (absent: not registered), «Отсутствуют
+-- регистрации» (no_staff_registered: registered, none of its staff registered), «Активные» (active).
+-- The other registered municipalities (staff registered, not active) are in none of them.
 CREATE OR REPLACE VIEW {db}.kpi_municipality_lists AS
 SELECT week_start, region_id, unit_id AS municipality_id, unit_name AS municipality_name,
-       multiIf(NOT unit_registered, 'absent', teachers_registered = 0, 'no_registered_teachers',
-               unit_active, 'active', '') AS list
+       assumeNotNull(municipality_list) AS list
 FROM {db}.kpi_unit_week
-WHERE unit_kind = 'municipality' AND list != '';
+WHERE unit_kind = 'municipality' AND municipality_list IN ('absent', 'no_staff_registered', 'active');

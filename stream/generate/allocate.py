@@ -19,6 +19,8 @@ from stream.generate.plan import MunicipalityPlan, RegionPlan
 from stream.generate.profiles import PLACE_NAMES, RegionSize, SeedRegion, SeedShare, Status, masculine
 
 SCHOOL_REGISTRATION = 0.937  # the seed's 325 of 347, as the typical rate of a municipality
+#: staff accounts of a municipality's education authority (staff.csv): a city's, a district's
+STAFF_CITY, STAFF_DISTRICT = 5, 3
 
 
 class AllocationError(ValueError):
@@ -246,10 +248,16 @@ def seed_region_plan(region: SeedRegion) -> RegionPlan:
             teachers_active=active[i],
             students=students[i],
             students_registered=students_reg[i],
+            staff=STAFF_CITY if m.city else STAFF_DISTRICT,
         )
         plan.check()
         plans.append(plan)
-    result = RegionPlan(region.region_id, region.name, tuple(plans), region.b_share)
+    # every active teacher created a group chat: a is at least the active share
+    last_a = round(region.a_share * region.teachers_registered)
+    last_b = round(region.b_share * region.teachers_registered)
+    if not region.teachers_active <= last_a <= region.teachers_registered:
+        raise AllocationError(f"a of {region.a_share} is below the active share of the region")
+    result = RegionPlan(region.region_id, region.name, tuple(plans), region.b_share, last_a, last_b)
     registered_munis = sum(1 for m in munis if m.status != "absent")
     active_munis = sum(1 for m in munis if m.status == "active")
     if (registered_munis, active_munis) != (region.municipalities_registered, region.municipalities_active):
@@ -300,12 +308,13 @@ def synthetic_region_plan(
         n = max(1, round(t * students_per_teacher * (1.4 if city else 0.8) * rng.uniform(0.85, 1.15)))
         nr = min(n, round(n * student_rate * rng.uniform(0.6, 1.4)))
         roll = rng.random()
-        status: Status = "absent" if roll < 0.04 else "no_account" if roll < 0.3 else "account"
-        if status == "account" and rng.random() < min(0.9, 0.2 + 3 * b):
+        status: Status = "absent" if roll < 0.04 else "no_staff" if roll < 0.3 else "staff"
+        if status == "staff" and rng.random() < min(0.9, 0.2 + 3 * b):
             status = "active"
         name = f"город {stems[i].removesuffix('ий')}" if city else f"{stems[i]} район"
+        staff = rng.randint(3, 6) if city else rng.randint(1, 4)
         plan = MunicipalityPlan(
-            f"{size.region_id}-{i + 1:02d}", name, city, status, s, sr, sa, t, tr, ta, n, nr
+            f"{size.region_id}-{i + 1:02d}", name, city, status, s, sr, sa, t, tr, ta, n, nr, staff
         )  # fmt: skip
         plan.check()
         plans.append(plan)

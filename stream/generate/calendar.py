@@ -50,6 +50,21 @@ def last_full_week(today: date) -> date:
     return monday_of(today) - timedelta(days=7)
 
 
+def today_in_moscow() -> date:
+    return datetime.now(MSK).date()
+
+
+def generated_period(weeks: int, last_week: date | None = None, today: date | None = None) -> Period:
+    """``weeks`` whole weeks ending with the week of ``last_week`` (any day of it), by default the
+    last week that ended before ``today`` (default: the clock, in Moscow). Raises ValueError when
+    that week has not ended by ``today``."""
+    today = today_in_moscow() if today is None else today
+    last = last_full_week(today) if last_week is None else monday_of(last_week)
+    if (today - last).days < 7:
+        raise ValueError(f"that week has not ended yet (today is {today} in Moscow)")
+    return Period(last, weeks)
+
+
 @dataclass(frozen=True)
 class Period:
     """``weeks`` whole ISO weeks ending with the week of ``last_monday``."""

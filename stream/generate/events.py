@@ -5,9 +5,9 @@ Who may do what keeps the plan's figures exact: only active teachers create grou
 first on a day drawn for it, and write the three group messages that make them active on that day
 and on two later ones (``registry._plan_activation``); so no other teacher and no inactive school
 ever reaches "active" (other teachers write in the school's existing chats and in personal
-chats). Likewise only an active municipality's own account creates group chats.
-Everyone acts only after registering. Every event falls inside its day, so days written in order
-are in time order.
+chats). Likewise only an active municipality's registered staff create its group chat and write
+in it. Where the last week's b is fixed, ``exact_week`` says who reaches it. Everyone acts only
+after registering. Every event falls inside its day, so days written in order are in time order.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from array import array
 from bisect import bisect_left
 
 from stream.generate.calendar import DayKind, Period, day_kind
+from stream.generate.exact_week import plan_exact_week
 from stream.generate.people import RegionPeople, SchoolPeople, StaffAccount
 from stream.generate.rhythm import DAY_FACTOR, HEAVY, LIGHT, REGULAR, Clock, Rhythm, poisson
 from stream.generate.writer import Event
@@ -54,11 +55,14 @@ class RegionDays:
         #: registered teachers (by level) who may act: registered before the current day
         self.pools = {level: array("i") for level in (LIGHT, REGULAR, HEAVY)}
         self.calls = 0
+        self.exact = plan_exact_week(people, period, seed)
+        self.in_exact_week = False
 
     def day(self, d: int, out: list[Event]) -> None:
         start, end = self.period.day_start_ms(d), self.period.day_start_ms(d + 1)
         kind = day_kind(self.period.day(d))
         people = self.people
+        self.in_exact_week = self.exact is not None and self.exact.in_week(d)
         for ts, role, user in people.org_regs.get(d, ()):
             out.append((ts, "registered", user, role, "self", None))
         registering = people.teacher_regs.get(d, array("i"))
@@ -71,7 +75,12 @@ class RegionDays:
             teacher = people.teacher_id(index)
             chat = f"c{teacher}-{self.rng.randrange(people.teacher_chats[index]) + 1}"
             out.append((start + profile.offset_ms(self.rng), "message_sent", teacher, "teacher", chat, "group"))
+            if self.exact is not None and self.in_exact_week:
+                self.exact.note(index, activation=True)
         self._teachers(start, end, kind, out)
+        if self.exact is not None:
+            for index in self.exact.top_up.get(d, ()):
+                self._top_up(index, start, end, kind, out)
         for school in people.schools:
             self._school(school, start, end, kind, out)
         for account in people.staff:
@@ -95,6 +104,27 @@ class RegionDays:
         for _ in range(messages):
             ts = min(end - 1, ts + rng.randrange(MINUTE_MS // 2, 20 * MINUTE_MS))
             out.append((ts, "message_sent", teacher, "teacher", chat, "group"))
+            if self.exact is not None and self.in_exact_week:
+                self.exact.note(index, activation=True)
+
+    def _top_up(self, index: int, start: int, end: int, kind: DayKind, out: list[Event]) -> None:
+        """A teacher chosen for the exact week's b writes the group messages it still lacks."""
+        assert self.exact is not None
+        missing = self.exact.missing(index)
+        if not missing:
+            return
+        people, rng = self.people, self.rng
+        teacher = people.teacher_id(index)
+        school = people.schools[people.teacher_school[index]]
+        ts = _after(people.teacher_reg_ts[index], start + self.clock.profile("teacher", kind).offset_ms(rng), end)
+        for _ in range(missing):
+            own = people.teacher_chats[index]
+            chat = (
+                f"c{teacher}-{rng.randrange(own) + 1}" if own else f"c{school.school_id}-{rng.randrange(school.chats)}"
+            )
+            out.append((ts, "message_sent", teacher, "teacher", chat, "group"))
+            self.exact.note(index, activation=False)
+            ts = min(end - 1, ts + rng.randrange(MINUTE_MS // 2, 10 * MINUTE_MS))
 
     def _teachers(self, start: int, end: int, kind: DayKind, out: list[Event]) -> None:
         factor = DAY_FACTOR["teacher"][kind]
@@ -133,10 +163,16 @@ class RegionDays:
         if random() < _CALL[level]:
             items.append(("call", "", "group" if random() < 0.3 else "personal"))
         ts = start + self.clock.profile("teacher", kind).offset_ms(rng)
+        exact = self.exact if self.in_exact_week else None
         for etype, ref, chat_kind in items:
             ts += 20_000 + int(random() * 460_000)
             if ts >= end:
                 break
+            if exact is not None and etype == "message_sent" and chat_kind == "group":
+                if exact.allows_group_message(index):
+                    exact.note(index, activation=False)
+                else:  # the exact week's b: this teacher writes it in a personal chat instead
+                    ref, chat_kind = f"d{teacher}-{int(random() * _PERSONAL_CHATS)}", "personal"
             if etype == "call":
                 self.calls += 1
                 ref = f"k{people.region_id}-{self.calls}"
@@ -207,27 +243,29 @@ class RegionDays:
     # municipal staff
 
     def _staff(self, account: StaffAccount, d: int, start: int, end: int, kind: DayKind, out: list[Event]) -> None:
+        """A registered staff account: its part in the authority's activation on its day, else now
+        and then a few messages, in the authority's group chat once it exists."""
         rng = self.rng
         user = account.user_id
         profile = self.clock.profile("staff", kind)
-        if account.active_day == d:
+        if account.first_day == d:
             ts = _after(account.reg_ts, start + profile.offset_ms(rng), end)
-            account.chats += 1
-            chat = f"c{user}-{account.chats}"
-            out.append((ts, "chat_created", user, "staff", chat, "group"))
-            for _ in range(3 + poisson(rng, 2.0)):
+            if account.creates:
+                out.append((ts, "chat_created", user, "staff", account.chat, "group"))
+            for _ in range(account.first_messages):
                 ts = min(end - 1, ts + rng.randrange(MINUTE_MS, 30 * MINUTE_MS))
-                out.append((ts, "message_sent", user, "staff", chat, "group"))
+                out.append((ts, "message_sent", user, "staff", account.chat, "group"))
             return
         if account.reg_day >= d or rng.random() >= self.rhythm.staff_session * DAY_FACTOR["staff"][kind]:
             return
+        group = account.chat_from_day is not None and account.chat_from_day < d
         ts = start + profile.offset_ms(rng)
         for _ in range(1 + poisson(rng, 2.0)):
             ts += rng.randrange(MINUTE_MS, 40 * MINUTE_MS)
             if ts >= end:
                 return
-            if account.chats and rng.random() < 0.6:  # only an active account writes in group chats
-                chat, chat_kind = f"c{user}-{rng.randrange(account.chats) + 1}", "group"
+            if group and rng.random() < 0.6:  # only an active authority has a group chat
+                chat, chat_kind = account.chat, "group"
             elif rng.random() < 0.2:
                 chat, chat_kind = f"ch{user}", "channel"
             else:

@@ -24,13 +24,19 @@ class SchoolPeople:
 
 @dataclass
 class StaffAccount:
-    """A municipality's own account: acts as ``staff`` with ``user_id`` = the municipality id."""
+    """An account of a municipality's education authority (staff.csv): acts as ``staff``. The
+    authority's group chat (``chat``) exists from ``chat_from_day`` on (None: never)."""
 
     user_id: str
+    chat: str
     reg_ts: int
     reg_day: int
-    active_day: int | None  # the day of its first group chat, if it becomes active
-    chats: int = 0  # group chats created so far
+    chat_from_day: int | None = None
+    #: this account's part in making its municipality active: on ``first_day`` it creates the
+    #: group chat (``creates``) or writes in it, ``first_messages`` group messages
+    first_day: int | None = None
+    creates: bool = False
+    first_messages: int = 0
 
 
 @dataclass
@@ -52,13 +58,21 @@ class RegionPeople:
     due_messages: dict[int, array[int]] = field(default_factory=dict)
     #: day -> (ts, role, user_id) registrations of schools, municipalities and staff accounts
     org_regs: dict[int, list[tuple[int, str, str]]] = field(default_factory=dict)
+    #: the registered staff accounts (the others never act)
     staff: list[StaffAccount] = field(default_factory=list)
+    #: registered teachers who write >= 3 group messages in the last week (b), exactly, when the
+    #: plan says so (the seed's region); None: as many as the rhythm makes
+    last_week_b: int | None = None
 
     def teacher_id(self, index: int) -> str:
         return f"t{self.region_id}-{index + 1:06d}"
 
     def student_id(self, number: int) -> str:
         return f"s{self.region_id}-{number:07d}"
+
+    def staff_id(self, municipality_id: str, number: int) -> str:
+        """Account ``number`` (1, 2, ...) of a municipality's education authority."""
+        return f"a{municipality_id}-{number}"
 
     def parent_id(self, number: int) -> str:
         """The parent who registered student ``number`` (one parent account per such student)."""

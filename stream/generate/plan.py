@@ -23,6 +23,9 @@ class MunicipalityPlan:
     teachers_active: int
     students: int
     students_registered: int
+    #: accounts of the municipality's education authority (staff.csv); its status says which of
+    #: them register and whether they become active
+    staff: int = 2
 
     def check(self) -> None:
         """Raise ValueError unless the counts can be realised (see ``registry.build_municipality``)."""
@@ -34,6 +37,7 @@ class MunicipalityPlan:
             # every active teacher teaches in an active school, every active school has one
             and self.schools_active <= self.teachers_active
             and (self.teachers_active == 0 or self.schools_active > 0)
+            and self.staff >= 1
         )
         if not ok:
             raise ValueError(f"inconsistent plan for {self.municipality_id} {self.name}: {self}")
@@ -46,6 +50,10 @@ class RegionPlan:
     municipalities: tuple[MunicipalityPlan, ...]
     #: weekly b (teachers with >= 3 group messages in the week) the activity aims at; approximate
     b_share: float
+    #: exact figures of the last generated week (the seed's region), else None: the registered
+    #: teachers who created a group chat by then (a), and who wrote >= 3 group messages in it (b)
+    last_week_a: int | None = None
+    last_week_b: int | None = None
 
     def total(self, field: str) -> int:
         return sum(int(getattr(m, field)) for m in self.municipalities)

@@ -8,7 +8,14 @@ out the same whatever else is generated. The plan's counts are met exactly:
   school gets an active teacher, and active teachers teach only in active schools (also their
   second school, if any), so an inactive school's registered teachers never create a group chat;
 - the other registered teachers are drawn among the rest (teachers of registered schools likelier);
-- students register with a propensity per school; under-14s are registered by a parent.
+- students register with a propensity per school; under-14s are registered by a parent;
+- a municipality's education authority has a few staff accounts (staff.csv): none of them
+  registers unless the municipality is registered with registered staff; an active municipality's
+  registered staff create its group chat and write the three group messages that make it active,
+  sometimes split between two of them;
+- where the plan fixes a of the last week (the seed's region), that many registered teachers
+  beyond the active ones create one group chat and write at most 2 group messages ever: dormant
+  teachers whose schools are all active or unregistered, so no school becomes active by them.
 """
 
 from __future__ import annotations
@@ -17,11 +24,11 @@ import heapq
 import random
 from array import array
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
 
-from stream.generate.allocate import largest_remainder
+from stream.generate.allocate import AllocationError, largest_remainder
 from stream.generate.calendar import Period, day_kind
 from stream.generate.people import RegionPeople, SchoolPeople, StaffAccount
 from stream.generate.plan import MunicipalityPlan, RegionPlan
@@ -116,6 +123,9 @@ class _Context:
     school_year: date
     teacher_days: list[float]  # teachers' activity on each day of the period, relative to a school day
     next_student: int = 1
+    #: (teacher, registration day) of the teachers who may create a group chat without making a
+    #: school or themselves active: registered, dormant, all of their schools active or unregistered
+    a_candidates: list[tuple[int, int]] = field(default_factory=list)
 
 
 def build_region(plan: RegionPlan, period: Period, rhythm: Rhythm, seed: int, out: RegistryWriter) -> RegionPeople:
@@ -137,7 +147,24 @@ def build_region(plan: RegionPlan, period: Period, rhythm: Rhythm, seed: int, ou
         out.municipalities.writerow((m.municipality_id, plan.region_id, m.name))
         out.count("municipalities")
         _municipality(m, random.Random(f"{seed}/{m.municipality_id}"), ctx)
+    if plan.last_week_a is not None:
+        _group_chats_without_activity(
+            plan.last_week_a - plan.total("teachers_active"), random.Random(f"{seed}/a/{plan.region_id}"), ctx
+        )
+    people.last_week_b = plan.last_week_b
     return people
+
+
+def _group_chats_without_activity(n: int, rng: random.Random, ctx: _Context) -> None:
+    """``n`` of the candidates create a group chat some day after registering and write 0 to 2
+    group messages in it, and nothing else: a grows by ``n``, nothing becomes active."""
+    if n > len(ctx.a_candidates):
+        raise AllocationError(f"{n} more teachers should have created a group chat, {len(ctx.a_candidates)} can")
+    last_day = ctx.period.n_days - 1
+    for index, reg_day in rng.sample(ctx.a_candidates, n):
+        span = list(range(reg_day, last_day + 1))
+        day = span[weighted_index(rng, list(accumulate(ctx.teacher_days[d] for d in span)))]
+        ctx.people.first_chats.setdefault(day, []).append((index, rng.choice((0, 1, 2))))
 
 
 def _municipality(m: MunicipalityPlan, rng: random.Random, ctx: _Context) -> None:
@@ -171,7 +198,6 @@ def _municipality(m: MunicipalityPlan, rng: random.Random, ctx: _Context) -> Non
     registered_teachers = active_teachers | frozenset(
         _weighted_sample(rng, others, weights, m.teachers_registered - m.teachers_active)
     )
-    last_day = ctx.period.n_days - 1
     for t in range(m.teachers):
         index = base + t
         school = school_of[t]
@@ -179,10 +205,12 @@ def _municipality(m: MunicipalityPlan, rng: random.Random, ctx: _Context) -> Non
         people.teacher_chats.append(0)
         ctx.out.teachers.writerow((people.teacher_id(index), ids[school]))
         ctx.out.count("teachers")
+        schools = [school]
         if m.schools > 1 and rng.random() < SECOND_SCHOOL:
             pool = [s for s in (active if t in active_teachers else range(m.schools)) if s != school]
             if pool:
-                ctx.out.teachers.writerow((people.teacher_id(index), ids[rng.choice(pool)]))
+                schools.append(rng.choice(pool))
+                ctx.out.teachers.writerow((people.teacher_id(index), ids[schools[-1]]))
                 ctx.out.count("teachers")
         if t not in registered_teachers:
             people.teacher_reg_ts.append(-1)
@@ -192,24 +220,57 @@ def _municipality(m: MunicipalityPlan, rng: random.Random, ctx: _Context) -> Non
         people.teacher_reg_ts.append(ts)
         people.teacher_regs.setdefault(day, array("i")).append(index)
         is_active = t in active_teachers
-        people.teacher_level.append(ctx.mix.draw(rng, is_active))
+        level = ctx.mix.draw(rng, is_active)
+        people.teacher_level.append(level)
         if is_active:
             _plan_activation(rng, ctx, index, day)
+        elif level == DORMANT and all(s in active_set or s not in registered_schools for s in schools):
+            ctx.a_candidates.append((index, day))
 
     # organisations
     for s in registered:
         day, ts = ctx.times.draw(rng)
         people.org_regs.setdefault(day, []).append((ts, "school", ids[s]))
+    staff_ids = [people.staff_id(m.municipality_id, k) for k in range(1, m.staff + 1)]
+    ctx.out.staff.writerows((staff_id, m.municipality_id) for staff_id in staff_ids)
+    ctx.out.count("staff", m.staff)
     if m.status != "absent":
         day, ts = ctx.times.draw(rng)
         people.org_regs.setdefault(day, []).append((ts, "municipality", m.municipality_id))
-        if m.status in ("account", "active"):
-            day, ts = ctx.times.draw(rng, not_before=ts)
-            people.org_regs.setdefault(day, []).append((ts, "staff", m.municipality_id))
-            first_chat = rng.randint(day, min(last_day, day + 14)) if m.status == "active" else None
-            people.staff.append(StaffAccount(m.municipality_id, ts, day, first_chat))
+        if m.status in ("staff", "active"):
+            _staff(m, rng, ctx, staff_ids, ts)
 
     _students(m, rng, ctx, ids, sizes)
+
+
+def _staff(m: MunicipalityPlan, rng: random.Random, ctx: _Context, staff_ids: list[str], not_before: int) -> None:
+    """Some of the staff register (after their municipality); an active municipality's registered
+    staff create its group chat and write 3 group messages in it by the last day: one of them, or
+    two (the first creates the chat with 0-2 messages, the second writes the rest on a later day)."""
+    people, last_day = ctx.people, ctx.period.n_days - 1
+    chat = f"c{m.municipality_id}-authority"
+    accounts = []
+    for staff_id in rng.sample(staff_ids, rng.randint(1, len(staff_ids))):
+        day, ts = ctx.times.draw(rng, not_before=not_before)
+        people.org_regs.setdefault(day, []).append((ts, "staff", staff_id))
+        accounts.append(StaffAccount(staff_id, chat, ts, day))
+    accounts.sort(key=lambda a: a.reg_ts)
+    people.staff += accounts
+    if m.status != "active":
+        return
+    creator = accounts[0]
+    first = rng.randint(creator.reg_day, min(last_day, creator.reg_day + 14))
+    creator.first_day, creator.creates = first, True
+    creator.first_messages = 3 + min(3, int(rng.expovariate(1.0)))
+    if len(accounts) > 1 and rng.random() < 0.5:
+        second = accounts[1]
+        start = max(first + 1, second.reg_day)
+        if start <= last_day:  # the chat exists from the day after its creation
+            creator.first_messages = rng.randint(0, 2)
+            second.first_day = rng.randint(start, min(last_day, start + 10))
+            second.first_messages = 3 - creator.first_messages
+    for account in accounts:
+        account.chat_from_day = first
 
 
 def _plan_activation(rng: random.Random, ctx: _Context, index: int, reg_day: int) -> None:

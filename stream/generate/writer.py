@@ -26,8 +26,8 @@ def _partial(path: Path) -> Path:
 
 
 class RegistryWriter:
-    """``regions.csv`` … ``students.csv`` in a directory, row by row. Use as a context manager;
-    the files get their names only when the block ends without an error."""
+    """``regions.csv`` … ``students.csv`` and ``staff.csv`` in a directory, row by row. Use as a
+    context manager; the files get their names only when the block ends without an error."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,7 @@ class RegistryWriter:
         for writer, spec in zip(self._csv, FILES, strict=True):
             writer.writerow(spec.columns)
         self.rows = dict.fromkeys((spec.name.removesuffix(".csv") for spec in FILES), 0)
-        self.regions, self.municipalities, self.schools, self.teachers, self.students = self._csv
+        self.regions, self.municipalities, self.schools, self.teachers, self.students, self.staff = self._csv
 
     def count(self, name: str, n: int = 1) -> None:
         self.rows[name] += n

@@ -15,11 +15,23 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-#: Targets of the four indicators, in percent (SPEC.md: a >= 35 %, b >= 25 %, c >= 30 %, d >= 30 %).
+from stream.report.trends import Trends, load_trends
+
+#: Targets of the four indicators, in percent (the slides: a >= 35 %, b >= 25 %, c >= 30 %, d >= 30 %).
 TARGETS_PCT = {"a": 35, "b": 25, "c": 30, "d": 30}
 #: The seed lists the best regions by b, this many.
 TOP_REGIONS = 7
-LEVEL_METRICS = ("schools_active_share", "active_share", "students_registered_share")
+#: The slides' level lists per municipality, each with its own denominator: metric of kpi_levels
+#: -> (numerator, denominator) columns of kpi_unit_week. Schools: active of registered schools;
+#: teachers: active of all the registry's teachers (the slides' Орёл 28 %, while the region's
+#: headline 35.1 % is of registered teachers); students: registered of all students.
+LEVEL_METRICS = {
+    "schools_active_share": ("schools_active", "schools_registered"),
+    "active_share_of_total": ("active_teachers", "teachers_total"),
+    "students_registered_share": ("students_registered", "students_total"),
+}
+#: The slides' municipality lists (kpi_municipality_lists), in their order.
+MUNICIPALITY_LISTS = ("absent", "no_staff_registered", "active")
 
 
 class Queryable(Protocol):
@@ -81,6 +93,8 @@ class MunicipalityShare:
     name: str
     share: float
     level: str  # low, sufficient or high
+    count: int  # numerator of the share
+    of: int  # its denominator (LEVEL_METRICS)
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class RankedRegion:
     b_teachers: int
     teachers_registered: int
     b_share: float
+    band: str  # of the federal map: 0-1%, 1-5% or 5-100%
 
 
 @dataclass(frozen=True)
@@ -103,10 +118,14 @@ class RegionReport:
     teachers: Tally
     students: Tally
     students_registered_by_parent: int
+    #: staff of the region's municipalities (staff.csv): in the registry, registered
+    staff_total: int
+    staff_registered: int
     #: metric (LEVEL_METRICS) -> municipalities, share descending
     levels: dict[str, tuple[MunicipalityShare, ...]]
-    #: absent, no_registered_teachers, active -> municipality names, alphabetical
+    #: absent, no_staff_registered, active (MUNICIPALITY_LISTS) -> municipality names, alphabetical
     lists: dict[str, tuple[str, ...]]
+    trends: Trends
 
 
 @dataclass(frozen=True)
@@ -138,7 +157,7 @@ _VIEW_EXISTS = """
 SELECT count() FROM system.tables WHERE database = {db:String} AND name = 'kpi_unit_week'
 """
 _RANKING = """
-SELECT region_id, region_name, toUInt32(rank), b_teachers, teachers_registered, b_share
+SELECT region_id, region_name, toUInt32(rank), b_teachers, teachers_registered, b_share, band
 FROM {db:Identifier}.kpi_region_ranking
 WHERE week_start = {week:Date}
 """
@@ -146,6 +165,7 @@ _REGION_COLUMNS = (
     "unit_name",
     "teachers_total",
     "teachers_registered",
+    "teachers_registered_share",
     "active_teachers",
     "active_share",
     *(f"{key}_teachers" for key in "abcd"),
@@ -164,6 +184,8 @@ _REGION_COLUMNS = (
     "students_registered",
     "students_registered_by_parent",
     "students_registered_share",
+    "municipality_staff_total",
+    "municipality_staff_registered",
 )
 _REGION = f"""
 SELECT {", ".join(_REGION_COLUMNS)}
@@ -180,6 +202,11 @@ SELECT metric, unit_id, unit_name, share, level
 FROM {db:Identifier}.kpi_levels
 WHERE week_start = {week:Date} AND unit_kind = 'municipality' AND region_id = {region:String}
   AND metric IN {metrics:Array(String)}
+"""
+_LEVEL_COUNTS = f"""
+SELECT unit_id, {", ".join(sorted({c for pair in LEVEL_METRICS.values() for c in pair}))}
+FROM {{db:Identifier}}.kpi_unit_week
+WHERE week_start = {{week:Date}} AND unit_kind = 'municipality' AND region_id = {{region:String}}
 """
 _LISTS = """
 SELECT list, municipality_name
@@ -285,12 +312,20 @@ def _region_report(store: Queryable, params: dict[str, Any]) -> RegionReport:
         for key in "abcd"
     )
 
+    counted = sorted({c for pair in LEVEL_METRICS.values() for c in pair})
+    counts = {row[0]: dict(zip(counted, row[1:], strict=True)) for row in store.query_rows(_LEVEL_COUNTS, params)}
     levels: dict[str, list[MunicipalityShare]] = {metric: [] for metric in LEVEL_METRICS}
     for metric, unit_id, unit_name, value, level in store.query_rows(
         _LEVELS, params | {"metrics": list(LEVEL_METRICS)}
     ):
-        levels[metric].append(MunicipalityShare(unit_id, unit_name, float(value), level))
-    lists: dict[str, list[str]] = {"absent": [], "no_registered_teachers": [], "active": []}
+        numerator, denominator = LEVEL_METRICS[metric]
+        of = counts.get(unit_id, {})
+        levels[metric].append(
+            MunicipalityShare(
+                unit_id, unit_name, float(value), level, int(of.get(numerator) or 0), int(of.get(denominator) or 0)
+            )
+        )
+    lists: dict[str, list[str]] = {name: [] for name in MUNICIPALITY_LISTS}
     for list_name, municipality in store.query_rows(_LISTS, params):
         lists.setdefault(list_name, []).append(municipality)
 
@@ -303,9 +338,8 @@ def _region_report(store: Queryable, params: dict[str, Any]) -> RegionReport:
         teachers=Tally(
             total=teachers_total,
             registered=teachers_registered,
-            # kpi_unit_week has no teachers_registered_share (nor its dynamics): computed here
-            registered_share=teachers_registered / teachers_total if teachers_total else 0.0,
-            registered_change=Change(),
+            registered_share=share("teachers_registered_share"),
+            registered_change=change("teachers_registered_share"),
             active=count("active_teachers"),
             active_share=share("active_share"),
             active_change=change("active_share"),
@@ -317,9 +351,12 @@ def _region_report(store: Queryable, params: dict[str, Any]) -> RegionReport:
             registered_change=change("students_registered_share"),
         ),
         students_registered_by_parent=count("students_registered_by_parent"),
+        staff_total=count("municipality_staff_total"),
+        staff_registered=count("municipality_staff_registered"),
         levels={
             metric: tuple(sorted(items, key=lambda m: (-m.share, name_key(m.name), m.municipality_id)))
             for metric, items in levels.items()
         },
         lists={name: tuple(sorted(items, key=name_key)) for name, items in lists.items()},
+        trends=load_trends(store, params, name_key),
     )

@@ -1,88 +1,21 @@
 """The report as one self-contained HTML page (inline CSS and SVG charts, no script, no external
-reference), for a regional centre to send to its municipalities. Same sections as the terminal.
+reference), for a regional centre to send to its municipalities, or to print as PDF (A4, each
+section from a new page). Same sections as the terminal, plus the trend charts and the map.
 
 Every name from the registry goes through ``html.escape``; numbers are formatted by ``labels``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from html import escape
 
 from stream.report import labels
-from stream.report.data import (
-    TARGETS_PCT,
-    Change,
-    Indicator,
-    MunicipalityShare,
-    RankedRegion,
-    RegionReport,
-    Report,
-    Tally,
-    name_key,
-)
-
-LEVEL_COLOURS = {"low": "#d64541", "sufficient": "#f0a202", "high": "#2e9e5b"}
-MET_COLOURS = {True: "#2e9e5b", False: "#d64541"}
-SELECTED_COLOUR = "#1f6fd1"
-OTHER_COLOUR = "#8aa4c8"
-#: longest name drawn in a chart row; longer ones are cut and shown whole in a tooltip
-CHART_NAME_CHARS = 34
-
-CSS = """
-:root { --ink: #1d2430; --muted: #5f6b7a; --line: #dde3ea; --card: #f6f8fb; --accent: #1f6fd1; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #fff; color: var(--ink);
-       font: 15px/1.45 "Segoe UI", Roboto, "Helvetica Neue", Arial, "Liberation Sans", "DejaVu Sans", sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 28px 32px 40px; }
-header { border-bottom: 4px solid var(--accent); padding-bottom: 14px; margin-bottom: 8px; }
-.kicker { margin: 0; color: var(--muted); font-size: 13px; letter-spacing: .04em; text-transform: uppercase; }
-h1 { margin: 4px 0 2px; font-size: 30px; }
-.week { margin: 0; font-size: 17px; }
-h2 { font-size: 21px; margin: 30px 0 12px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
-h3 { font-size: 17px; margin: 22px 0 2px; }
-.sub { color: var(--muted); font-size: 13px; margin: 0 0 10px; }
-.grid { display: grid; gap: 14px; }
-.g4 { grid-template-columns: repeat(4, 1fr); }
-.g3 { grid-template-columns: repeat(3, 1fr); }
-.g2 { grid-template-columns: repeat(2, 1fr); }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
-.card h4 { margin: 0 0 4px; font-size: 14px; font-weight: 600; }
-.ind { display: flex; flex-direction: column; } .ind .head { flex: 1; }
-.card .note { color: var(--muted); font-size: 12px; margin: 0 0 8px; }
-.big { font-size: 30px; font-weight: 700; line-height: 1.1; }
-.count { color: var(--muted); font-size: 13px; }
-.badge { display: inline-block; border-radius: 10px; padding: 1px 8px; font-size: 12px; font-weight: 600; color: #fff; }
-.met { background: #2e9e5b; } .unmet { background: #d64541; }
-.dyn { font-size: 13px; margin-top: 6px; }
-.growth { color: #2e9e5b; } .fall { color: #d64541; } .none { color: var(--muted); }
-table.tally { width: 100%; border-collapse: collapse; font-size: 14px; }
-table.tally td { padding: 3px 0; border-bottom: 1px solid var(--line); }
-table.tally td.n { text-align: right; font-weight: 600; white-space: nowrap; padding-left: 8px; }
-table.tally td.p { text-align: right; color: var(--muted); white-space: nowrap; padding-left: 8px; width: 64px; }
-.defs { color: var(--muted); font-size: 12.5px; margin: 10px 0 0; padding-left: 18px; }
-.important { border-left: 4px solid #f0a202; background: #fff8e8; padding: 8px 12px; font-size: 13px;
-              margin-top: 12px; }
-svg { display: block; width: 100%; height: auto; margin: 6px 0 4px; }
-svg text { font-family: inherit; font-size: 13px; fill: var(--ink); }
-svg .axis { font-size: 11px; fill: var(--muted); }
-svg .val { font-weight: 600; }
-.legend { font-size: 13px; color: var(--muted); margin: 0 0 4px; }
-.legend span { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin: 0 4px 0 12px;
-               vertical-align: -1px; }
-.list h4 { margin: 0 0 6px; font-size: 14px; }
-.list ol, .list ul { margin: 0; padding-left: 20px; font-size: 14px; }
-.list li { margin: 1px 0; }
-.list .v { float: right; font-weight: 600; }
-.list .empty { color: var(--muted); font-size: 13px; list-style: none; margin-left: -20px; }
-.low h4 { color: #b8322e; } .sufficient h4 { color: #a86f00; } .high h4 { color: #23794a; }
-.sel { font-weight: 700; color: var(--accent); }
-.cols { columns: 3; column-gap: 24px; }
-footer { margin-top: 34px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted); font-size: 12px; }
-@page { size: A4; margin: 12mm; }
-@media print { main { padding: 0; } section, .card, svg { break-inside: avoid; } }
-@media (max-width: 800px) { .g4, .g3, .g2 { grid-template-columns: 1fr; } .cols { columns: 1; } }
-"""
+from stream.report.data import LEVEL_METRICS, TARGETS_PCT, Change, RankedRegion, RegionReport, Report, Tally, name_key
+from stream.report.map_svg import band_legend, region_map
+from stream.report.style import CSS
+from stream.report.svg import LEVEL_COLOURS, MET_COLOURS, indicator_chart, level_chart, ranking_chart
+from stream.report.trend_chart import legend, region_chart, scale_max, small_multiples
 
 
 def render_html(report: Report) -> str:
@@ -91,7 +24,7 @@ def render_html(report: Report) -> str:
     place = region.name if region else "Субъекты Российской Федерации"
     title = f"«Сферум»: {place}, {labels.week_title(report.week)}"
     if region is None:
-        body = _federal(report)
+        body = _section("federal", "Субъекты РФ по показателю b", _federal(report))
     else:
         body = "\n".join(
             (
@@ -101,9 +34,10 @@ def render_html(report: Report) -> str:
                     "2. Муниципальные образования, школы, педагоги и ученики в ИКОП «Сферум»",
                     _tallies(region),
                 ),
-                _section("levels", "3. Уровни по муниципальным образованиям", _levels(region, report.levels)),
-                _section("lists", "4. Списки муниципальных образований", _lists(region)),
-                _section("ranking", "5. Субъекты РФ по показателю b", _ranking(report, region.region_id)),
+                _section("trends", "3. Показатели по неделям", _trends(region)),
+                _section("levels", "4. Уровни по муниципальным образованиям", _levels(region, report.levels)),
+                _section("lists", "5. Списки муниципальных образований", _lists(region)),
+                _section("ranking", "6. Субъекты РФ по показателю b", _ranking(report, region.region_id)),
             )
         )
     low, high = (labels.whole_pct(x) for x in report.levels)
@@ -124,9 +58,10 @@ def render_html(report: Report) -> str:
 </header>
 {body}
 <footer>
-Неделя — с понедельника 00:00 до понедельника 00:00 по московскому времени. Доли педагогов — от
-зарегистрированных в ИКОП «Сферум» педагогов. Уровни: низкий — менее {low}, достаточный — {low}–{high},
-высокий — более {high}. Динамика — изменение доли к предыдущей неделе в процентных пунктах (п. п.).
+Неделя — с понедельника 00:00 до понедельника 00:00 по московскому времени. Показатели a–d и доля активных
+педагогов — от зарегистрированных в ИКОП «Сферум» педагогов; у каждого списка уровней своя база, она указана
+под его заголовком. Уровни: низкий — менее {low}, достаточный — {low}–{high}, высокий — более {high}.
+Динамика — изменение доли к предыдущей неделе в процентных пунктах (п. п.).
 </footer>
 </main>
 </body>
@@ -170,33 +105,12 @@ def _indicators(region: RegionReport) -> str:
 {_change(ind.change)}
 </div>"""
         )
-    legend = (
+    legend_ = (
         f'<p class="legend"><span style="background:{MET_COLOURS[True]}"></span>цель достигнута'
         f'<span style="background:{MET_COLOURS[False]}"></span>не достигнута'
         '<span style="background:#1d2430;width:3px"></span>целевое значение</p>'
     )
-    return f'{legend}{_indicator_chart(region.indicators)}\n<div class="grid g4">{"".join(cards)}</div>'
-
-
-def _indicator_chart(indicators: Sequence[Indicator]) -> str:
-    label_w, x0, bar_w, row_h, bar_h, top = 270, 280, 600, 42, 20, 22
-    width, height = x0 + bar_w + 70, top + row_h * len(indicators) + 4
-    parts = [_axis(x0, bar_w, top, height - 4, (0, 25, 50, 75, 100))]
-    for i, ind in enumerate(indicators):
-        y = top + i * row_h + (row_h - bar_h) // 2
-        w = ind.share * bar_w
-        tx = x0 + ind.target * bar_w
-        parts.append(
-            f'<text x="{label_w}" y="{y + bar_h - 5}" text-anchor="end">'
-            f"{escape(labels.INDICATOR_SHORT[ind.key])}</text>"
-            f'<rect x="{x0}" y="{y}" width="{bar_w}" height="{bar_h}" fill="#eef1f5"/>'
-            f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{MET_COLOURS[ind.met]}">'
-            f"<title>{escape(labels.INDICATOR_TITLES[ind.key])}: {labels.pct(ind.share)}</title></rect>"
-            f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{y - 5}" y2="{y + bar_h + 5}" stroke="#1d2430" stroke-width="3"/>'
-            f'<text class="axis" x="{tx + 4:.1f}" y="{y - 2}">цель {ind.target_pct}%</text>'
-            f'<text class="val" x="{x0 + max(w, 0) + 6:.1f}" y="{y + bar_h - 5}">{labels.pct(ind.share)}</text>'
-        )
-    return _svg(width, height, parts, "Четыре показателя и целевые значения")
+    return f'{legend_}{indicator_chart(region.indicators)}\n<div class="grid g4">{"".join(cards)}</div>'
 
 
 # --- 2. tallies ----------------------------------------------------------------------------------
@@ -211,10 +125,13 @@ def _tallies(region: RegionReport) -> str:
         )
         return f'<div class="card"><h4>{escape(title)}</h4><table class="tally">{cells}</table>{extra}</div>'
 
-    def org(title: str, total_label: str, t: Tally) -> str:
+    def org(title: str, total_label: str, t: Tally, extra_rows: Iterable[tuple[str, int, float | None]] = ()) -> str:
         rows = [(total_label, t.total, None), ("В ИКОП «Сферум»", t.registered, t.registered_share)]
         rows.append(("Активных", t.active or 0, t.active_share))
-        return card(title, rows, _change(t.active_change, prefix="Динамика доли активных: "))
+        rows += extra_rows
+        changes = _change(t.registered_change, prefix="Динамика доли в ИКОП: ")
+        changes += _change(t.active_change, prefix="Динамика доли активных: ")
+        return card(title, rows, changes)
 
     students = region.students
     student_rows = [
@@ -222,8 +139,10 @@ def _tallies(region: RegionReport) -> str:
         ("В ИКОП «Сферум»", students.registered, students.registered_share),
         ("из них родителями", region.students_registered_by_parent, None),
     ]
+    staff = [("Сотрудников МО в ИКОП «Сферум»", region.staff_registered, None)]
+    staff.append(("из сотрудников МО по реестру", region.staff_total, None))
     cards = [
-        org("Муниципальные образования", "Всего", region.municipalities),
+        org("Муниципальные образования", "Всего", region.municipalities, staff),
         org("Школы", "Всего (с филиалами)", region.schools),
         org("Педагоги", "Всего", region.teachers),
         card("Ученики", student_rows, _change(students.registered_change, prefix="Динамика доли: ")),
@@ -231,7 +150,7 @@ def _tallies(region: RegionReport) -> str:
     defs = "".join(
         f"<li>{escape(text)}.</li>"
         for text in (
-            "Доля активных — от зарегистрированных в ИКОП «Сферум»",
+            "Доля в ИКОП «Сферум» — от всех по реестру; доля активных — от зарегистрированных в ИКОП «Сферум»",
             labels.ACTIVE_MUNICIPALITY,
             labels.ACTIVE_SCHOOL,
             labels.ACTIVE_TEACHER,
@@ -241,23 +160,42 @@ def _tallies(region: RegionReport) -> str:
     return f'<div class="grid g4">{"".join(cards)}</div>\n<ul class="defs">{defs}</ul>\n{important}'
 
 
-# --- 3. levels -----------------------------------------------------------------------------------
+# --- 3. trends -----------------------------------------------------------------------------------
+
+
+def _trends(region: RegionReport) -> str:
+    trends = region.trends
+    y_max = scale_max(trends.municipalities)
+    return (
+        f'<p class="sub">Все недели с данными по неделю отчёта; доли от зарегистрированных педагогов. '
+        f"Цели: {', '.join(f'{k} ≥ {p}%' for k, p in TARGETS_PCT.items())}.</p>"
+        f"{legend()}{region_chart(trends, scale_max([trends.region]))}"
+        f"<h3>По муниципальным образованиям</h3>"
+        f'<p class="sub">Одна шкала для всех (0–{labels.whole_pct(y_max)}).</p>{small_multiples(trends, y_max)}'
+    )
+
+
+# --- 4. levels -----------------------------------------------------------------------------------
 
 
 def _levels(region: RegionReport, levels: tuple[float, float]) -> str:
-    legend = '<p class="legend">' + "".join(
+    legend_ = '<p class="legend">' + "".join(
         f'<span style="background:{LEVEL_COLOURS[level]}"></span>{escape(labels.level_title(level, levels))}'
         for level in labels.LEVEL_ORDER
     )
-    legend += "</p>"
-    blocks = [legend]
-    for metric, (title, what) in labels.LEVEL_SECTIONS.items():
+    legend_ += "</p>"
+    blocks = [legend_]
+    for metric in LEVEL_METRICS:
+        title, what = labels.LEVEL_SECTIONS[metric]
         items = region.levels.get(metric, ())
         columns = []
         for level in labels.LEVEL_ORDER:
             members = [m for m in items if m.level == level]
             entries = (
-                "".join(f'<li>{escape(m.name)}<span class="v">{labels.pct(m.share)}</span></li>' for m in members)
+                "".join(
+                    f'<li title="{m.count} из {m.of}">{escape(m.name)}<span class="v">{labels.pct(m.share)}</span></li>'
+                    for m in members
+                )
                 or '<li class="empty">нет</li>'
             )
             columns.append(
@@ -265,39 +203,15 @@ def _levels(region: RegionReport, levels: tuple[float, float]) -> str:
                 f"<ol>{entries}</ol></div>"
             )
         blocks.append(
-            f'<h3>{escape(title)}</h3><p class="sub">{escape(what)}, по муниципальным образованиям</p>'
-            f"{_level_chart(items, levels, title)}"
+            f'<h3 data-metric="{metric}">{escape(title)}</h3>'
+            f'<p class="sub">Доля {escape(what)}, по муниципальным образованиям</p>'
+            f"{level_chart(items, levels, title)}"
             f'<div class="grid g3">{"".join(columns)}</div>'
         )
     return "\n".join(blocks)
 
 
-def _level_chart(items: Sequence[MunicipalityShare], levels: tuple[float, float], title: str) -> str:
-    if not items:
-        return '<p class="sub">Нет муниципальных образований.</p>'
-    label_w, x0, bar_w, row_h, bar_h, top = 270, 280, 600, 24, 16, 22
-    width, height = x0 + bar_w + 70, top + row_h * len(items) + 4
-    parts = [_axis(x0, bar_w, top, height - 4, (0, 25, 50, 75, 100))]
-    for i, m in enumerate(items):
-        y = top + i * row_h + (row_h - bar_h) // 2
-        w = m.share * bar_w
-        parts.append(
-            f"{_name_text(m.name, label_w, y + bar_h - 3)}"
-            f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{LEVEL_COLOURS.get(m.level, "#999")}">'
-            f"<title>{escape(m.name)}: {labels.pct(m.share)} ({escape(labels.LEVEL_NAMES.get(m.level, m.level))})"
-            f"</title></rect>"
-            f'<text class="val" x="{x0 + w + 6:.1f}" y="{y + bar_h - 3}">{labels.pct(m.share)}</text>'
-        )
-    for threshold in levels:
-        x = x0 + threshold * bar_w
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{height - 4}" stroke="#5f6b7a" '
-            'stroke-dasharray="4 3" stroke-width="1.5"/>'
-        )
-    return _svg(width, height, parts, title)
-
-
-# --- 4. municipality lists -----------------------------------------------------------------------
+# --- 5. municipality lists -----------------------------------------------------------------------
 
 
 def _lists(region: RegionReport) -> str:
@@ -305,15 +219,37 @@ def _lists(region: RegionReport) -> str:
     for key, heading in labels.MUNICIPALITY_LISTS.items():
         names = region.lists.get(key, ())
         entries = "".join(f"<li>{escape(name)}</li>" for name in names) or '<li class="empty">нет</li>'
-        columns.append(f'<div class="card list"><h4>{escape(heading)}: {len(names)}</h4><ul>{entries}</ul></div>')
-    note = (
-        '<p class="sub">«Отсутствуют регистрации педагогов» — МО зарегистрировано, но ни один его педагог '
-        "не зарегистрирован в ИКОП «Сферум».</p>"
+        columns.append(
+            f'<div class="card list" data-list="{key}"><h4>{escape(heading)}: {len(names)}</h4>'
+            f'<p class="note">{escape(labels.MUNICIPALITY_LIST_NOTES[key])}.</p><ul>{entries}</ul></div>'
+        )
+    return f'<div class="grid g3">{"".join(columns)}</div>'
+
+
+# --- 6. ranking and the map ----------------------------------------------------------------------
+
+
+def _top_and_zero(report: Report, selected: str | None) -> str:
+    """The slide's two lists: the best regions by b (at most 7, above 0 %) and every region at 0 %."""
+
+    def item(r: RankedRegion, value: bool) -> str:
+        mark = r.region_id == selected
+        shown = f"{escape(r.name)}{' ◀' if mark else ''}"
+        v = f'<span class="v">{labels.pct(r.b_share)}</span>' if value else ""
+        cls = ' class="sel"' if mark else ""
+        return f"<li{cls}>{v}{shown}</li>"  # the value first: it floats right on the name's first line
+
+    top = "".join(item(r, True) for r in report.top) or '<li class="empty">нет регионов с показателем выше 0%</li>'
+    zero = "".join(item(r, False) for r in report.zero) or '<li class="empty">нет</li>'
+    return (
+        f'<div class="card list" id="top"><h4>Регионы с лучшими показателями</h4><ol>{top}</ol></div>'
+        f'<div class="card list" id="zero" style="margin-top:12px"><h4>Регионы с низкими показателями (0%): '
+        f"{len(report.zero)}</h4><ul>{zero}</ul></div>"
     )
-    return f'{note}<div class="grid g3">{"".join(columns)}</div>'
 
 
-# --- 5. ranking ----------------------------------------------------------------------------------
+def _map(report: Report, selected: str | None) -> str:
+    return f"<h3>Карта субъектов РФ</h3>{band_legend()}{region_map(report.regions, report.ranking, selected)}"
 
 
 def _ranking(report: Report, selected: str) -> str:
@@ -321,54 +257,16 @@ def _ranking(report: Report, selected: str) -> str:
     shown = {r.region_id for r in (*top, *report.zero)}
     extra = [r for r in report.ranking if r.region_id == selected and r.region_id not in shown]
     chart = (
-        _ranking_chart([*top, *([None] if top and extra else []), *extra], selected, "Регионы с лучшими показателями")
+        ranking_chart([*top, *([None] if top and extra else []), *extra], selected, "Регионы с лучшими показателями")
         if top or extra
         else '<p class="sub">Нет регионов с показателем выше 0%.</p>'
-    )
-    zero = (
-        "".join(
-            f'<li class="sel">{escape(r.name)} ◀</li>' if r.region_id == selected else f"<li>{escape(r.name)}</li>"
-            for r in report.zero
-        )
-        or '<li class="empty">нет</li>'
     )
     return (
         f'<p class="sub">{escape(labels.INDICATOR_TITLES["b"])}; цель ≥ {TARGETS_PCT["b"]}%. '
         "Выбранный субъект выделен.</p>"
-        f"<h3>Регионы с лучшими показателями</h3>{chart}"
-        f"<h3>Регионы с низкими показателями (0%): {len(report.zero)}</h3>"
-        f'<div class="list"><ul class="cols">{zero}</ul></div>'
+        f'<div class="side"><div>{_map(report, selected)}</div><div>{_top_and_zero(report, selected)}</div></div>'
+        f"<h3>Регионы с лучшими показателями и выбранный субъект</h3>{chart}"
     )
-
-
-def _ranking_chart(regions: Sequence[RankedRegion | None], selected: str | None, title: str) -> str:
-    """Bars of b per region, in the given order; None draws a "…" row (a gap in the ranks)."""
-    label_w, x0, bar_w, row_h, bar_h, top = 270, 280, 600, 26, 18, 22
-    bottom = top + row_h * len(regions)
-    width, height = x0 + bar_w + 70, bottom + 20
-    parts = [_axis(x0, bar_w, top, bottom, (0, 25, 50, 75, 100))]
-    target_x = x0 + TARGETS_PCT["b"] / 100 * bar_w
-    parts.append(  # under the bars and their values
-        f'<line x1="{target_x:.1f}" x2="{target_x:.1f}" y1="{top - 4}" y2="{bottom + 4}" stroke="#1d2430" '
-        'stroke-width="2"/>'
-        f'<text class="axis" x="{target_x:.1f}" y="{bottom + 16}" text-anchor="middle">цель {TARGETS_PCT["b"]}%</text>'
-    )
-    for i, r in enumerate(regions):
-        y = top + i * row_h + (row_h - bar_h) // 2
-        if r is None:
-            parts.append(f'<text x="{label_w}" y="{y + bar_h - 4}" text-anchor="end">…</text>')
-            continue
-        w = r.b_share * bar_w
-        mark = r.region_id == selected
-        colour = SELECTED_COLOUR if mark else OTHER_COLOUR
-        parts.append(
-            f"{_name_text(f'{r.rank}. {r.name}', label_w, y + bar_h - 4, bold=mark)}"
-            f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}">'
-            f"<title>{escape(r.name)}: {labels.pct(r.b_share)} ({r.b_teachers} из {r.teachers_registered})</title>"
-            f"</rect>"
-            f'<text class="val" x="{x0 + w + 6:.1f}" y="{y + bar_h - 4}">{labels.pct(r.b_share)}</text>'
-        )
-    return _svg(width, height, parts, title)
 
 
 def _federal(report: Report) -> str:
@@ -376,39 +274,12 @@ def _federal(report: Report) -> str:
         f"<li>{escape(r.region_id)} — {escape(r.name)}</li>"
         for r in sorted(report.ranking, key=lambda r: (name_key(r.name), r.region_id))
     )
-    chart = _ranking_chart(report.ranking, None, "Субъекты РФ по показателю b") if report.ranking else ""
+    chart = ranking_chart(report.ranking, None, "Все субъекты РФ по показателю b") if report.ranking else ""
     return (
-        f'<section id="ranking"><h2>Субъекты РФ по показателю b</h2>'
-        f'<p class="sub">{escape(labels.INDICATOR_TITLES["b"])}; цель ≥ {TARGETS_PCT["b"]}%.</p>{chart}'
+        f'<p class="sub">{escape(labels.INDICATOR_TITLES["b"])}; цель ≥ {TARGETS_PCT["b"]}%.</p>'
+        f'<div class="side"><div>{_map(report, None)}</div><div>{_top_and_zero(report, None)}</div></div>'
+        f"<h3>Все субъекты РФ</h3>{chart}"
         f'<div class="important">Регионов: {len(report.regions)}. Страницы региона: '
-        f"<code>sferum-kpi report --region ID --html FILE</code>.</div>"
-        f'<div class="list"><ul class="cols">{rows}</ul></div></section>'
+        f"<code>sferum-kpi report --region ID --format html --output FILE</code>.</div>"
+        f'<div class="list"><ul class="cols">{rows}</ul></div>'
     )
-
-
-# --- SVG helpers ---------------------------------------------------------------------------------
-
-
-def _svg(width: int, height: int, parts: Sequence[str], title: str) -> str:
-    return (
-        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-        f'preserveAspectRatio="xMinYMin meet" style="max-width:{width}px">'
-        f"<title>{escape(title)}</title>{''.join(parts)}</svg>"
-    )
-
-
-def _axis(x0: int, bar_w: int, top: int, bottom: int, ticks: Sequence[int]) -> str:
-    out = []
-    for tick in ticks:
-        x = x0 + tick / 100 * bar_w
-        out.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{bottom}" stroke="#dde3ea" stroke-width="1"/>'
-            f'<text class="axis" x="{x:.1f}" y="{top - 8}" text-anchor="middle">{tick}%</text>'
-        )
-    return "".join(out)
-
-
-def _name_text(name: str, x: int, y: int, *, bold: bool = False) -> str:
-    shown = name if len(name) <= CHART_NAME_CHARS else name[: CHART_NAME_CHARS - 1] + "…"
-    weight = ' font-weight="700"' if bold else ""
-    return f'<text x="{x}" y="{y}" text-anchor="end"{weight}><title>{escape(name)}</title>{escape(shown)}</text>'

@@ -1,5 +1,5 @@
 """Russian wording and number formats shared by the terminal and the HTML report, as on the
-regional centre's slides (SPEC.md, seed): "40,2%", "+1,5 п. п.", "Низкий уровень (менее 30%)"."""
+regional centre's slides: "40,2%", "+1,5 п. п.", "Низкий уровень (менее 30%)"."""
 
 from __future__ import annotations
 
@@ -19,24 +19,33 @@ INDICATOR_NOTES = {
 }
 DIRECTIONS = {"growth": "растёт", "fall": "падает", "none": "нет"}
 
-#: metric of kpi_levels -> (section title, what the share is)
+#: metric of kpi_levels -> (section title, what the share is: numerator of denominator), as on the
+#: slides: each list has its own denominator
 LEVEL_SECTIONS = {
-    "schools_active_share": ("Доля активных школ", "активных от зарегистрированных школ"),
-    "active_share": ("Доля активных педагогов", "активных от зарегистрированных педагогов"),
-    "students_registered_share": ("Доля учеников в ИКОП «Сферум»", "зарегистрированных от всех учеников"),
+    "schools_active_share": ("Доля школ в ИКОП «Сферум»", "активных от зарегистрированных в ИКОП «Сферум» школ"),
+    "active_share_of_total": ("Доля педагогов в ИКОП «Сферум»", "активных от всех педагогов по реестру"),
+    "students_registered_share": ("Доля учеников в ИКОП «Сферум»", "зарегистрированных от всех учеников по реестру"),
 }
 LEVEL_ORDER = ("low", "sufficient", "high")
 
-#: list of kpi_municipality_lists -> heading
+#: list of kpi_municipality_lists -> heading, as on the slides
 MUNICIPALITY_LISTS = {
     "absent": "Отсутствуют в ИКОП «Сферум»",
-    "no_registered_teachers": "Отсутствуют регистрации педагогов",
+    "no_staff_registered": "Отсутствуют регистрации",
     "active": "Активные",
+}
+#: what each list means
+MUNICIPALITY_LIST_NOTES = {
+    "absent": "МО не зарегистрировано в ИКОП «Сферум»",
+    "no_staff_registered": "МО зарегистрировано, но ни один сотрудник его органа управления образованием не "
+    "зарегистрирован",
+    "active": "МО зарегистрировано, и его сотрудники вместе создали групповой чат и написали 3 сообщения",
 }
 
 ACTIVE_MUNICIPALITY = (
-    "Активным считается МО, зарегистрированное в ИКОП «Сферум», создавшее как минимум 1 групповой чат "
-    "и написавшее как минимум 3 сообщения в групповых чатах"
+    "Активным считается МО, зарегистрированное в ИКОП «Сферум», сотрудники органа управления образованием "
+    "которого (зарегистрированные в ИКОП «Сферум») вместе создали как минимум 1 групповой чат и написали как "
+    "минимум 3 сообщения в групповых чатах"
 )
 ACTIVE_SCHOOL = (
     "Активной считается школа, зарегистрированная в ИКОП «Сферум», педагоги которой создали как минимум "
@@ -94,4 +103,9 @@ INDICATOR_SHORT = {
     "c": "c) ≥ 10 сообщений в чатах",
     "d": "d) ≥ 1 звонка",
 }
+#: Names of the trend series (stream.report.trends.SERIES).
+TREND_NAMES = {**INDICATOR_SHORT, "active": "активные педагоги (от зарегистрированных)"}
+TREND_SHORT = {"a": "a", "b": "b", "c": "c", "d": "d", "active": "активные"}
+#: The federal map's bands of b (kpi_region_ranking.band)
+BANDS = {"0-1%": "0–1%", "1-5%": "1–5%", "5-100%": "5–100%"}
 LEVEL_NAMES = {"low": "низкий", "sufficient": "достаточный", "high": "высокий"}

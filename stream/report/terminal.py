@@ -1,6 +1,7 @@
 """The report on a terminal (rich), in the order of the regional centre's slides: the four
-indicators, the shares of municipalities, schools, teachers and students, the level lists per
-municipality, the municipality lists, and the regions ranked by b.
+indicators, the shares of municipalities, schools, teachers and students, the region's indicators
+week by week, the level lists per municipality (each with its denominator), the municipality
+lists, and the regions ranked by b.
 
 Names come from the registry and are shown as plain ``Text``, never parsed as rich markup.
 """
@@ -14,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from stream.report import labels
-from stream.report.data import TARGETS_PCT, Change, RankedRegion, RegionReport, Report, Tally
+from stream.report.data import LEVEL_METRICS, TARGETS_PCT, Change, RankedRegion, RegionReport, Report, Tally
+from stream.report.trends import SERIES
 
 LEVEL_STYLES = {"low": "red", "sufficient": "yellow", "high": "green"}
 _DIRECTION_STYLES = {"growth": "green", "fall": "red", "none": "dim"}
@@ -33,9 +35,10 @@ def render(report: Report, console: Console) -> None:
     for heading, body in (
         ("1. Показатели субъекта РФ", _indicators(region)),
         ("2. Муниципальные образования, школы, педагоги, ученики в ИКОП «Сферум»", _tallies(region)),
-        ("3. Уровни по муниципальным образованиям", _levels(region, report.levels)),
-        ("4. Списки муниципальных образований", _lists(region)),
-        ("5. Субъекты РФ по показателю b", _ranking(report, region.region_id)),
+        ("3. Показатели по неделям", _trends(region)),
+        ("4. Уровни по муниципальным образованиям", _levels(region, report.levels)),
+        ("5. Списки муниципальных образований", _lists(region)),
+        ("6. Субъекты РФ по показателю b", _ranking(report, region.region_id)),
     ):
         console.print()
         console.print(Rule(Text(heading, style="bold"), align="left"))
@@ -88,14 +91,33 @@ def _tallies(region: RegionReport) -> Group:
                       cell(tally.active, tally.active_share))  # fmt: skip
     notes = Text(style="dim")
     notes.append(f"Зарегистрированы родителями (ученики младше 14 лет): {region.students_registered_by_parent}.\n")
-    notes.append("Доля активных — от зарегистрированных.\n")
+    notes.append(
+        f"Сотрудники органов управления образованием МО в ИКОП «Сферум»: {region.staff_registered} "
+        f"из {region.staff_total} по реестру.\n"
+    )
+    notes.append("Доля в ИКОП «Сферум» — от всех по реестру; доля активных — от зарегистрированных.\n")
     notes.append(f"{labels.ACTIVE_MUNICIPALITY}.\n{labels.ACTIVE_SCHOOL}.\n{labels.ACTIVE_TEACHER}.")
     return Group(table, notes)
 
 
+def _trends(region: RegionReport) -> Table:
+    """The region's a–d and active share in every week up to the report's (the HTML page draws them,
+    with each municipality's)."""
+    trends = region.trends
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("Неделя")
+    for key in SERIES:
+        target = f" (цель {TARGETS_PCT[key]}%)" if key in TARGETS_PCT else ""
+        table.add_column(f"{labels.TREND_SHORT[key]}{target}", justify="right")
+    for i, week in enumerate(trends.weeks):
+        table.add_row(f"{week:%d.%m.%Y}", *(labels.pct(trends.region.values[key][i]) for key in SERIES))
+    return table
+
+
 def _levels(region: RegionReport, levels: tuple[float, float]) -> Group:
     parts: list[RenderableType] = []
-    for metric, (title, what) in labels.LEVEL_SECTIONS.items():
+    for metric in LEVEL_METRICS:
+        title, what = labels.LEVEL_SECTIONS[metric]
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_header=False)
         table.add_column("Муниципальное образование", min_width=40)
         table.add_column("Доля", justify="right", no_wrap=True)
@@ -105,7 +127,7 @@ def _levels(region: RegionReport, levels: tuple[float, float]) -> Group:
             table.add_row(Text(f"{labels.level_title(level, levels)}: {len(members)}", style=LEVEL_STYLES[level]))
             for m in members:
                 table.add_row(Text(f"  {m.name}"), Text(labels.pct(m.share), style=LEVEL_STYLES[level]))
-        parts += [Text(f"\n{title}", style="bold"), Text(what, style="dim"), table]
+        parts += [Text(f"\n{title}", style="bold"), Text(f"Доля {what}", style="dim"), table]
     return Group(*parts)
 
 

@@ -250,11 +250,15 @@ def expand(sink: ClickHouseSink) -> Expander:
     weeks = [date.fromisoformat(str(row[0])) for row in sink.query_rows(module.WEEK_VARIABLE.text)]
     start = datetime.combine(min(weeks), datetime.min.time(), MSK)
     end = datetime.combine(max(weeks) + timedelta(days=7), datetime.min.time(), MSK) - timedelta(seconds=1)
+    # the municipalities of the region chosen first (a repeated panel gets one value each)
+    variables["municipality"] = first_option(sink, Expander(variables, start, end)(module.MUNICIPALITY_VARIABLE.text))
     return Expander(variables, start, end)
 
 
 def test_variable_values_come_from_the_data(expand: Expander) -> None:
-    assert expand.variables["region"] in {"r1", "r2"}
+    # by name, Курская область (r2) is first; of its municipalities, in ClickHouse's byte order,
+    # Курчатовский район (m6), then Льговский район, then г. Курск
+    assert (expand.variables["region"], expand.variables["municipality"]) == ("r2", "m6")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", expand.variables["week"])
     assert date.fromisoformat(expand.variables["week"]).weekday() == 0, "weeks are Mondays"
 
@@ -342,3 +346,31 @@ def test_prometheus_queries_parse(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"groups": [{"name": "board-queries", "rules": records}]}), encoding="utf-8")
     result = subprocess.run([exe, "check", "rules", str(path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+
+def test_region_board_repeats_a_trend_chart_per_municipality() -> None:
+    board = checked_in()["sferum-region.json"]
+    variable = next(v for v in board["templating"]["list"] if v["name"] == "municipality")
+    assert variable["multi"] and variable["includeAll"] and variable["current"]["value"] == ["$__all"]
+    repeated = [p for p in panels(board["panels"]) if p.get("repeat") == "municipality"]
+    assert len(repeated) == 1 and repeated[0]["type"] == "timeseries"
+    assert "${municipality:sqlstring}" in repeated[0]["targets"][0]["rawSql"]
+    trends = [p for p in panels(board["panels"]) if p.get("title") == "Показатели по неделям"]
+    assert len(trends) == 1
+    overrides = {o["matcher"]["options"]: o["properties"] for o in trends[0]["fieldConfig"]["overrides"]}
+    assert sorted(overrides) == ["a", "active", "b", "c", "d"]
+    targets = {
+        key: [step["value"] for prop in props if prop["id"] == "thresholds" for step in prop["value"]["steps"]]
+        for key, props in overrides.items()
+    }
+    assert targets == {"a": [None, 0.35], "b": [None, 0.25], "c": [None, 0.3], "d": [None, 0.3], "active": []}
+
+
+def test_federal_board_colours_region_tiles_by_the_bands(sink: ClickHouseSink, expand: Expander) -> None:
+    board = checked_in()["sferum-federal.json"]
+    (tiles,) = [p for p in panels(board["panels"]) if p.get("type") == "stat"]
+    steps = tiles["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(step["value"], step["color"]) for step in steps] == [(None, "red"), (0.01, "orange"), (0.05, "green")]
+    rows = sink.query_rows(expand(tiles["targets"][0]["rawSql"]))
+    # kpi_dataset's regions by name: Курская область (КУР), Орловская область (ОРЛ)
+    assert [row[0] for row in rows] == ["КУР", "ОРЛ"]

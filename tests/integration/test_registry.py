@@ -15,6 +15,7 @@ GOOD = {
     "schools.csv": "school_id,municipality_id,name\nS1,M1,Школа 1\nS2,M1,Школа 2\nS3,M2,Школа 3\nS4,M3,Школа 4\n",
     "teachers.csv": "teacher_id,school_id\nT1,S1\nT1,S2\nT2,S2\nT3,S3\nT4,S4\n",
     "students.csv": "student_id,school_id,birth_date\nP1,S1,2012-05-01\nP2,S3,2009-01-31\n",
+    "staff.csv": "staff_id,municipality_id\nA1,M1\nA2,M1\nA3,M3\n",
 }
 
 
@@ -55,6 +56,9 @@ def _teachers(store: str) -> list[tuple[str, str]]:
             "teachers.csv:3: duplicate teacher_id 'T1', school_id",
         ),
         ("regions.csv", "region_id,name\n,x\n", "regions.csv:2: empty region_id"),
+        ("staff.csv", "staff_id,municipality_id\nA1,M1\nA2,M9\n", "staff.csv:3: unknown municipality_id 'M9'"),
+        ("staff.csv", "staff_id,municipality_id\nA1,M1\nA1,M2\n", "staff.csv:3: duplicate staff_id 'A1'"),
+        ("staff.csv", "staff_id,municipality\nA1,M1\n", "staff.csv:1: header is staff_id,municipality"),
     ],
 )
 def test_bad_registry_names_file_and_line_and_loads_nothing(tmp_path: Path, file: str, text: str, message: str) -> None:
@@ -81,3 +85,37 @@ def test_new_registry_replaces_the_previous_snapshot(tmp_path: Path) -> None:
         assert sink.query_rows("SELECT count() FROM sferum.registry_teachers")[0][0] == 1
     finally:
         sink.close()
+
+
+def _staff(store: str) -> list[tuple[str, str]]:
+    sink = ClickHouseSink(dsn=store, database="sferum")
+    try:
+        rows = sink.query_rows(
+            "SELECT staff_id, municipality_id FROM sferum.registry_staff "
+            "WHERE snapshot = (SELECT max(snapshot) FROM sferum.registry_snapshots) ORDER BY staff_id"
+        )
+        return [(r[0], r[1]) for r in rows]
+    finally:
+        sink.close()
+
+
+def test_staff_file_is_loaded_and_may_be_absent(tmp_path: Path) -> None:
+    store = f"chdb://{tmp_path / 'store'}"
+    done = run_cli("load-registry", str(_write(tmp_path / "with", GOOD)), env={"SFERUM_STORE": store})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(", 3 staff"), done.stdout
+    assert _staff(store) == [("A1", "M1"), ("A2", "M1"), ("A3", "M3")]
+    # an export made before staff.csv existed: loads, with no staff
+    without = {name: text for name, text in GOOD.items() if name != "staff.csv"}
+    done = run_cli("load-registry", str(_write(tmp_path / "without", without)), env={"SFERUM_STORE": store})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(", 0 staff"), done.stdout
+    assert _staff(store) == []
+
+
+def test_staff_path_that_is_a_directory_is_an_error(tmp_path: Path) -> None:
+    store = f"chdb://{tmp_path / 'store'}"
+    directory = _write(tmp_path / "reg", {n: t for n, t in GOOD.items() if n != "staff.csv"})
+    (directory / "staff.csv").mkdir()
+    result = run_cli("load-registry", str(directory), env={"SFERUM_STORE": store})
+    assert result.returncode == 2 and "staff.csv: not a regular file" in result.stderr, result.stderr

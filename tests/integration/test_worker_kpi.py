@@ -9,7 +9,7 @@ import pytest
 from sinks.clickhouse import ClickHouseSink
 from tests.conftest import run_cli
 from tests.support.kpi_dataset import NOW_MS, build, write_registry
-from tests.support.kpi_oracle import COLUMNS, kpi_unit_week
+from tests.support.kpi_oracle import COLUMNS, LIST_COLUMNS, kpi_unit_week
 from tests.support.oracle import expected
 from tests.support.ports import free_port
 
@@ -45,6 +45,8 @@ def test_worker_refreshes_the_indicators_it_changed(broker: str, unique: str, tm
         sink.close()
     view = {(r["week_start"], r["unit_kind"], r["unit_id"]): r for r in rows}
     assert sorted(view) == sorted(truth)
+    lists = {key: tuple(view[key][c] for c in LIST_COLUMNS) for key in truth}
+    assert lists == {key: tuple(want[c] for c in LIST_COLUMNS) for key, want in truth.items()}
     for key, want in truth.items():
         for column in COLUMNS:
             got = view[key][column]

@@ -32,8 +32,9 @@ class GenConfig:
     #: but the late ones fall in two weeks, and each late event is a message that follows, in the
     #: same topic, a message of that user in the second week.
     order_robust: bool = False
-    #: Municipalities' own accounts (``user_id`` = ``mun…``, role ``staff``) are active too, as
-    #: the seed defines an active municipality; off by default, which keeps the other data sets.
+    #: Staff accounts of municipalities (``user_id`` = ``mun…``, role ``staff``, most of them
+    #: registered, some after their activity) are active too, as the seed defines an active
+    #: municipality; off by default, which keeps the other data sets.
     municipality_accounts: bool = False
 
 
@@ -158,11 +159,14 @@ def generate(cfg: GenConfig) -> list[bytes]:
     for i in range(cfg.teachers // 150 + 1):
         timed.append((ts := g.ts(), _line(g.registration(f"mun{i:03d}", "municipality", ts))))
 
-    # municipalities' own accounts: every other one creates a chat and writes 2-5 messages, of
-    # random kinds: some of them reach a group chat and 3 group messages (active), some do not
+    # municipalities' staff accounts: every other one creates a chat and writes 2-5 messages, of
+    # random kinds: some of them reach a group chat and 3 group messages (active), some do not;
+    # three in four register as staff, at any time (before or after that activity)
     if cfg.municipality_accounts:
         for i in range(0, cfg.teachers // 150 + 1, 2):
             account = f"mun{i:03d}"
+            if rnd.random() < 0.75:
+                timed.append((ts := g.ts(), _line(g.registration(account, "staff", ts))))
             timed.append((ts := g.ts(), _line(g.activity(account, "staff", ts, "chat_created"))))
             for _ in range(rnd.randrange(2, 6)):
                 timed.append((ts := g.ts(), _line(g.activity(account, "staff", ts, "message_sent"))))

@@ -11,7 +11,9 @@ It knows nothing of the code under test; it only follows the ids ``eventgen`` wr
   every 7th teacher also in a second school (often of another municipality: counted once per
   unit), every 50th teacher missing from the registry (its activity counts for no unit);
 - one registry teacher and one student per region ``r3`` have no event at all;
-- student ``i`` in school ``i % schools`` (birth dates vary, unused by the indicators).
+- student ``i`` in school ``i % schools`` (birth dates vary, unused by the indicators);
+- with ``municipality_accounts``, ``staff.csv`` lists each municipality's staff account, whose id
+  is the municipality's (``mun000``), and a second account ``stf000`` that never acts.
 """
 
 from __future__ import annotations
@@ -48,10 +50,16 @@ def registry_for(cfg: GenConfig) -> Registry:
         for i in range(cfg.teachers // 2)
     ]
     students.append(["sz0000", "sch9000", "2012-05-05"])
-    return {
+    registry = {
         "regions": regions,
         "municipalities": municipalities,
         "schools": school_rows,
         "teachers": teachers,
         "students": students,
     }
+    if cfg.municipality_accounts:
+        staff = [["staff_id", "municipality_id"]]
+        for m in munis:
+            staff += [[m, m], [m.replace("mun", "stf"), m]]
+        registry["staff"] = staff
+    return registry

@@ -6,15 +6,20 @@ W1 = 2026-09-07, W2 = 2026-09-14, W3 = 2026-09-21, W4 = 2026-09-28 (ends 2026-10
 Lines are in time order, every ``event_id`` is unique and every line is valid at ``NOW_MS``, so
 ``tests.support.oracle.expected`` accepts all of them (other roles' activity is ``ignored``).
 
-Registry: regions r1 (m1, m2) and r2 (m3, m4).
+Registry: regions r1 (m1, m2, m5) and r2 (m3, m4, m6); m5 and m6 have no schools.
 
 | unit | schools / teachers | case |
 |---|---|---|
-| m1 | s1, s2 | registered W1, active from W1 |
-| m2 | s3 | registered W2 (Monday 08:30) |
-| m3 | s4, s5, s6 | registered late (W3), after its own account's activity (W2); active from W3 though none of its |
-|  |  | teachers is active (together: 2 chats, 9 messages) |
-| m4 | s7, s8 | never registered, though its school s7 is registered and active |
+| m1 | s1, s2 | registered W1; its staff a11 active from W1 (a12 never registers) |
+| m2 | s3 | registered W2 (Monday 08:30); active from W2 only by two staff together: a21 (registered W1) created |
+|  |  | a group chat and wrote 1 group message in W1, a22 (registered W2) wrote 2 in W2 |
+| m3 | s4, s5, s6 | registered W3; its staff a31 acted in W2 but registers only in W4: no staff registered in W3 |
+|  |  | («Отсутствуют регистрации»), active from W4, though none of its teachers is active |
+| m4 | s7, s8 | never registered, though its school s7 is registered and active, and its staff a41 registered |
+|  |  | and active |
+| m5 | — | registered W1, staff a51 registered W1: no activity in W1, then only personal and channel chats, |
+|  |  | personal messages, a call and 2 group messages in others' chats: never active |
+| m6 | — | registered W1; its staff a61 never registers, though active in W1: «Отсутствуют регистрации» |
 | s1 | t01 t02 t04 t12 | active from W1 (t01) |
 | s2 | t02 t03 t13 | W1: not active although its unregistered t13 created a chat and wrote 3 messages; active from W2 |
 | s3 | t03 t05 t14 | registered W2 |
@@ -55,7 +60,8 @@ Teachers (registration week in brackets):
 - tx99: registered teacher missing from teachers.csv, active W1 with calls and personal messages: never counts.
 
 Other roles, never counted: student u01 (group chat + 3 group messages W1), parent p01 (personal messages and a
-call W2; also registered), staff st01 (group chat + 3 group messages W2), and t11's `staff` messages.
+call W2; also registered), staff st01 (group chat + 3 group messages W2; not in staff.csv), and t11's `staff`
+messages (t11 is no staff account).
 
 Students (15; registration week, by): s1: u01 (W1 self), u02 (W1 parent, again W2 self: parent counts), u03
 (never); s2: u04 (W2 parent), u05 (W3 self); s3: u06 (W1 parent), u07 (never); s4: u08 (W1 self), u09 (W4
@@ -86,6 +92,8 @@ REGISTRY: dict[str, list[list[str]]] = {
         ["m2", "r1", "Мценский район"],
         ["m3", "r2", "г. Курск"],
         ["m4", "r2", "Льговский район"],
+        ["m5", "r1", "Болховский район"],
+        ["m6", "r2", "Курчатовский район"],
     ],
     "schools": [
         ["school_id", "municipality_id", "name"],
@@ -141,6 +149,17 @@ REGISTRY: dict[str, list[list[str]]] = {
         ["u14", "s7", "2012-12-12"],
         ["u15", "s8", "2015-03-03"],
     ],
+    "staff": [
+        ["staff_id", "municipality_id"],
+        ["a11", "m1"],
+        ["a12", "m1"],
+        ["a21", "m2"],
+        ["a22", "m2"],
+        ["a31", "m3"],
+        ["a41", "m4"],
+        ["a51", "m5"],
+        ["a61", "m6"],
+    ],
 }
 
 
@@ -190,6 +209,8 @@ def _events() -> _Events:
     e.registered("2026-09-07 08:30", "m1", "municipality")
     e.registered("2026-09-14 08:30", "m2", "municipality")
     e.registered("2026-09-22 08:30", "m3", "municipality")  # late: after its teachers' activity
+    e.registered("2026-09-07 08:40", "m5", "municipality")
+    e.registered("2026-09-08 08:30", "m6", "municipality")
     e.registered("2026-09-07 09:30", "s1", "school")
     e.registered("2026-09-08 09:30", "s2", "school")
     e.registered("2026-09-15 09:30", "s3", "school")
@@ -309,16 +330,31 @@ def _events() -> _Events:
     e.call("2026-09-15 19:00", "p01", "personal", role="parent")
     e.chat("2026-09-16 18:00", "st01", "group", role="staff")
     e.messages("2026-09-16 18:10", "st01", "group", 3, role="staff")
-    # municipalities' own accounts (role staff, user_id = municipality_id): a municipality is
-    # active when registered and its account created a group chat and wrote 3 group messages
-    e.chat("2026-09-07 10:00", "m1", "group", role="staff")
-    e.messages("2026-09-07 10:10", "m1", "group", 3, role="staff")  # m1: active from W1
-    e.chat("2026-09-08 10:00", "m2", "group", role="staff")
-    e.messages("2026-09-15 10:10", "m2", "group", 3, role="staff")  # m2: third message in W2
-    e.chat("2026-09-16 10:00", "m3", "group", role="staff")
-    e.messages("2026-09-16 10:10", "m3", "group", 3, role="staff")  # m3: acts in W2, registers in W3
-    e.chat("2026-09-08 11:00", "m4", "group", role="staff")
-    e.messages("2026-09-08 11:10", "m4", "group", 5, role="staff")  # m4: never registered, never active
+    # the staff of municipalities (staff.csv): a municipality is active when registered and its
+    # registered staff together created a group chat and wrote 3 group messages up to W
+    e.registered("2026-09-07 09:05", "a11", "staff")
+    e.chat("2026-09-07 10:00", "a11", "group", role="staff")
+    e.messages("2026-09-07 10:10", "a11", "group", 3, role="staff")  # m1: active from W1
+    e.registered("2026-09-07 09:10", "a21", "staff")
+    e.chat("2026-09-08 10:00", "a21", "group", role="staff")
+    e.messages("2026-09-08 10:05", "a21", "group", 1, role="staff")
+    e.registered("2026-09-14 09:00", "a22", "staff")
+    e.messages("2026-09-15 10:10", "a22", "group", 2, role="staff")  # m2: active from W2, a21 + a22
+    e.chat("2026-09-16 10:00", "a31", "group", role="staff")
+    e.messages("2026-09-16 10:10", "a31", "group", 3, role="staff")  # m3: acts in W2 ...
+    e.registered("2026-09-29 09:00", "a31", "staff")  # ... registers in W4
+    e.registered("2026-09-07 11:30", "a41", "staff")
+    e.chat("2026-09-08 11:00", "a41", "group", role="staff")
+    e.messages("2026-09-08 11:10", "a41", "group", 5, role="staff")  # m4: never registered, never active
+    e.registered("2026-09-07 12:30", "a51", "staff")
+    e.chat("2026-09-15 12:00", "a51", "personal", role="staff")  # m5: personal and channel only
+    e.messages("2026-09-15 12:10", "a51", "personal", 6, role="staff")
+    e.call("2026-09-16 12:00", "a51", "personal", role="staff")
+    e.chat("2026-09-22 12:00", "a51", "channel", role="staff")
+    e.messages("2026-09-22 12:10", "a51", "channel", 4, role="staff")
+    e.messages("2026-09-29 12:10", "a51", "group", 2, role="staff")  # in others' chats: no chat created
+    e.chat("2026-09-09 13:00", "a61", "group", role="staff")
+    e.messages("2026-09-09 13:10", "a61", "group", 3, role="staff")  # m6: a61 never registers
     return e
 
 

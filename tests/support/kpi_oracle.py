@@ -1,6 +1,6 @@
-"""The expected rows of the view ``sferum.kpi_unit_week``, computed straight from SPEC.md
-("Indicators", "ClickHouse output") with the standard library, independently of the code under
-test (no import from ``stream``, ``schemas``, ``sinks``).
+"""The expected rows of the view ``sferum.kpi_unit_week``, computed straight from the definitions
+(docs/indicators.md) with the standard library, independently of the code under test (no import
+from ``stream``, ``schemas``, ``sinks``).
 
 Input is the registry as CSV rows (header first) and what ``tests.support.oracle.expected``
 accepted: its ``teacher_week`` rows and ``registrations``, so duplicates and lateness are decided
@@ -10,7 +10,7 @@ in one place only. Usage::
     rows = kpi_unit_week(registry, truth.teacher_week, truth.registrations)
     rows[(date(2026, 9, 14), "region", "r1")]["active_share"]
 
-Readings of SPEC.md fixed here:
+Readings of the definitions fixed here:
 - "registered by W": the earliest ``registered`` event of that (role, user_id) has ``ts`` before
   Monday 00:00 MSK of the next week; teachers need role ``teacher``, schools ``school``,
   municipalities ``municipality``, students ``student``. Ties on the earliest ``ts`` are broken by
@@ -19,6 +19,11 @@ Readings of SPEC.md fixed here:
   of W); only *who* is counted depends on the registration.
 - The weeks are those of the accepted events: ``teacher_week`` rows and registrations (of anyone,
   in the registry or not); events of other roles are not accepted into either and do not widen it.
+- A municipality acts through its staff (``staff.csv``, optional: none when absent): it is active
+  when registered and its staff registered by W (role ``staff``) together created >= 1 group chat
+  and wrote >= 3 group-chat messages up to the end of W, whenever that activity happened (as for
+  teachers). Its list: ``absent`` (not registered), ``no_staff_registered`` (registered, none of
+  its staff registered), ``active``, else ``staff_not_active``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ TEACHER_COLUMNS = (
     "c_share",
     "d_share",
     "active_share",
+    "active_share_of_total",
 )
 SCHOOL_COLUMNS = (
     "schools_total",
@@ -63,14 +69,23 @@ MUNICIPALITY_COLUMNS = (
     "municipalities_active",
     "municipalities_registered_share",
     "municipalities_active_share",
+    "municipalities_no_staff_registered",
 )
+#: the staff of the municipalities: municipality and region rows
+STAFF_COLUMNS = ("municipality_staff_total", "municipality_staff_registered")
+#: the school or municipality itself (NULL on region rows)
+UNIT_COLUMNS = ("unit_registered", "unit_active")
 STUDENT_COLUMNS = (
     "students_total",
     "students_registered",
     "students_registered_by_parent",
     "students_registered_share",
 )
-COLUMNS = TEACHER_COLUMNS + SCHOOL_COLUMNS + MUNICIPALITY_COLUMNS + STUDENT_COLUMNS
+#: the numeric columns (0/1 for flags, None where a column does not apply)
+COLUMNS = TEACHER_COLUMNS + SCHOOL_COLUMNS + MUNICIPALITY_COLUMNS + STAFF_COLUMNS + STUDENT_COLUMNS + UNIT_COLUMNS
+#: the text columns: which of the seed's lists a municipality is in (None on other rows)
+LIST_COLUMNS = ("municipality_list",)
+MUNICIPALITY_LISTS = ("absent", "no_staff_registered", "active", "staff_not_active")
 
 Key = tuple[date, str, str]
 TeacherWeek = Mapping[tuple[date, str], tuple[int, ...]]
@@ -123,6 +138,10 @@ class _Registry:
         school_students: dict[str, set[str]] = {s["school_id"]: set() for s in schools}
         for row in _table(tables.get("students", [])):
             school_students.setdefault(row["school_id"], set()).add(row["student_id"])
+        #: municipality -> its staff accounts (staff.csv is optional)
+        self.staff: dict[str, set[str]] = {m["municipality_id"]: set() for m in municipalities}
+        for row in _table(tables.get("staff", [])):
+            self.staff.setdefault(row["municipality_id"], set()).add(row["staff_id"])
 
         #: unit -> its schools; region -> its municipalities
         self.schools: dict[tuple[str, str], set[str]] = {unit: set() for unit in self.units}
@@ -151,8 +170,8 @@ def kpi_unit_week(
 
     ``teacher_week`` maps (week_start, teacher_id) to (group_chats_created, group_messages,
     chat_messages, calls, ...); extra trailing fields (the version) are ignored. ``staff_week``
-    is the same for activity sent with role staff: a municipality is active by its own account
-    (user_id = municipality_id), as the seed defines it.
+    is the same for activity sent with role staff: a municipality is active through its staff
+    (``staff.csv``), as the seed defines it. Each row also has the LIST_COLUMNS.
     """
     staff_week = staff_week or {}
     registrations = list(registrations)
@@ -175,13 +194,13 @@ def kpi_unit_week(
         created, group, chat, calls = counts[:4]
         by_teacher.setdefault(teacher, {})[week_start] = (created, group, chat, calls)
 
-    by_account: dict[str, dict[date, tuple[int, int]]] = {}
+    by_staff: dict[str, dict[date, tuple[int, int]]] = {}
     for (week_start, user), counts in staff_week.items():
-        by_account.setdefault(user, {})[week_start] = (counts[0], counts[1])
+        by_staff.setdefault(user, {})[week_start] = (counts[0], counts[1])
 
     out: dict[Key, dict[str, int | float | None]] = {}
     for week in weeks:
-        for (kind, unit_id), row in _week_rows(week, reg, first, by_teacher, by_account).items():
+        for (kind, unit_id), row in _week_rows(week, reg, first, by_teacher, by_staff).items():
             out[(week, kind, unit_id)] = row
     return out
 
@@ -191,7 +210,7 @@ def _week_rows(
     reg: _Registry,
     first: dict[tuple[str, str], tuple[int, str]],
     by_teacher: dict[str, dict[date, tuple[int, int, int, int]]],
-    by_account: dict[str, dict[date, tuple[int, int]]],
+    by_staff: dict[str, dict[date, tuple[int, int]]],
 ) -> dict[tuple[str, str], dict[str, int | float | None]]:
     end_ms = _week_end_ms(week)
 
@@ -229,13 +248,25 @@ def _week_rows(
     school_active = {s for s in school_reg if together_active(reg.teachers[("school", s)])}
     muni_reg = {m for kind, m in reg.units if kind == "municipality" and registered("municipality", m)}
 
-    def account_active(user: str) -> bool:
-        rows = by_account.get(user, {})
-        created = sum(r[0] for w, r in rows.items() if w <= week)
-        group = sum(r[1] for w, r in rows.items() if w <= week)
-        return created >= ACTIVE_CHATS and group >= ACTIVE_MESSAGES
+    muni_staff_reg: dict[str, set[str]] = {}
+    muni_active: set[str] = set()
+    for kind, m in reg.units:
+        if kind != "municipality":
+            continue
+        staff = {a for a in reg.staff.get(m, set()) if registered("staff", a)}
+        muni_staff_reg[m] = staff
+        # the registered staff together, all their activity up to the end of W
+        created = sum(sum(r[0] for w, r in by_staff.get(a, {}).items() if w <= week) for a in staff)
+        group = sum(sum(r[1] for w, r in by_staff.get(a, {}).items() if w <= week) for a in staff)
+        if m in muni_reg and created >= ACTIVE_CHATS and group >= ACTIVE_MESSAGES:
+            muni_active.add(m)
 
-    muni_active = {m for m in muni_reg if account_active(m)}
+    def muni_list(m: str) -> str:
+        if m not in muni_reg:
+            return "absent"
+        if not muni_staff_reg[m]:
+            return "no_staff_registered"
+        return "active" if m in muni_active else "staff_not_active"
 
     out: dict[tuple[str, str], dict[str, int | float | None]] = {}
     for unit in reg.units:
@@ -251,6 +282,7 @@ def _week_rows(
             row[f"{flag}_teachers"] = n
             row[f"{flag}_share"] = _share(n, len(counted))
         row["teachers_registered_share"] = _share(len(counted), len(teachers))
+        row["active_share_of_total"] = _share(int(row["active_teachers"] or 0), len(teachers))
 
         if kind == "school":
             row.update(dict.fromkeys(SCHOOL_COLUMNS))
@@ -271,8 +303,25 @@ def _week_rows(
             row["municipalities_active"] = n_active
             row["municipalities_registered_share"] = _share(n_reg, len(munis))
             row["municipalities_active_share"] = _share(n_active, n_reg)
+            row["municipalities_no_staff_registered"] = sum(1 for m in munis if muni_list(m) == "no_staff_registered")
+            row["municipality_staff_total"] = sum(len(reg.staff.get(m, set())) for m in munis)
+            row["municipality_staff_registered"] = sum(len(muni_staff_reg[m]) for m in munis)
         else:
             row.update(dict.fromkeys(MUNICIPALITY_COLUMNS))
+        if kind == "municipality":
+            row["municipality_staff_total"] = len(reg.staff.get(unit_id, set()))
+            row["municipality_staff_registered"] = len(muni_staff_reg[unit_id])
+            row["unit_registered"] = int(unit_id in muni_reg)
+            row["unit_active"] = int(unit_id in muni_active)
+            row["municipality_list"] = muni_list(unit_id)
+        elif kind == "school":
+            row.update(dict.fromkeys(STAFF_COLUMNS))
+            row["unit_registered"] = int(unit_id in school_reg)
+            row["unit_active"] = int(unit_id in school_active)
+            row["municipality_list"] = None
+        else:
+            row.update(dict.fromkeys(UNIT_COLUMNS))
+            row["municipality_list"] = None
 
         students = reg.students[unit]
         students_reg = [s for s in students if registered("student", s)]
@@ -281,5 +330,5 @@ def _week_rows(
         row["students_registered_by_parent"] = sum(1 for s in students_reg if first[("student", s)][1] == "parent")
         row["students_registered_share"] = _share(len(students_reg), len(students))
 
-        out[unit] = {column: row[column] for column in COLUMNS}
+        out[unit] = {column: row[column] for column in COLUMNS + LIST_COLUMNS}
     return out

@@ -1,5 +1,6 @@
-"""The expected results of a list of lines, computed straight from SPEC.md with the standard
-library, independently of the code under test (no import from ``stream``, ``schemas``, ``sinks``).
+"""The expected results of a list of lines, computed straight from the event contract (README) with
+the standard library, independently of the code under test (no import from ``stream``,
+``schemas``, ``sinks``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ NEEDS = {
 class Expected:
     #: (week_start, teacher_id) -> (group_chats_created, group_messages, chat_messages, calls, version)
     teacher_week: dict[tuple[date, str], tuple[int, int, int, int, int]] = field(default_factory=dict)
-    #: the same for activity sent with role staff (a municipality's own account, among others)
+    #: the same for activity sent with role staff (the accounts of municipalities' education authorities)
     staff_week: dict[tuple[date, str], tuple[int, int, int, int, int]] = field(default_factory=dict)
     registrations: set[tuple[str, str, str, int, str]] = field(default_factory=set)
     consumed: int = 0

@@ -14,9 +14,9 @@ import pytest
 from schemas.decode import Event, decode
 from schemas.registry import FILES, read_rows
 from stream.generate.allocate import seed_region_plan
-from stream.generate.calendar import Period, day_kind, last_full_week
+from stream.generate.calendar import Period, day_kind, generated_period, last_full_week
 from stream.generate.profiles import OREL
-from stream.generate.run import EVENTS_FILE, REGISTRY_DIR, generate
+from stream.generate.run import EVENTS_FILE, REGISTRY_DIR, generate, plan_profile
 from tests.conftest import run_cli
 
 PERIOD = Period(date(2026, 11, 16), 3)  # 2026-11-02 .. 2026-11-22, 4 November a holiday
@@ -174,6 +174,46 @@ def test_federal_has_85_regions_and_scales_down(tmp_path: Path) -> None:
 def test_default_period_is_the_last_full_week_before_today() -> None:
     assert last_full_week(date(2026, 11, 28)) == date(2026, 11, 16)
     assert last_full_week(date(2026, 11, 30)) == date(2026, 11, 23)  # a Monday: last week has ended
+
+
+def test_period_is_computed_from_a_given_today() -> None:
+    # today pinned: the default last week, and any day of a given week, whatever the clock says
+    assert generated_period(8, today=date(2026, 11, 28)) == Period(date(2026, 11, 16), 8)
+    assert generated_period(3, date(2026, 10, 29), today=date(2026, 12, 3)) == Period(date(2026, 10, 26), 3)
+    assert generated_period(1, date(2026, 11, 29), today=date(2026, 11, 30)) == Period(date(2026, 11, 23), 1)
+    with pytest.raises(ValueError, match="has not ended yet \\(today is 2026-11-29 in Moscow\\)"):
+        generated_period(1, date(2026, 11, 23), today=date(2026, 11, 29))
+
+
+def test_staff_act_for_their_municipality_as_its_status_says(small: Path) -> None:
+    """Every municipality has staff accounts in staff.csv; only those of a registered municipality
+    with status staff or active register, and only an active one's staff create a group chat and
+    write 3 group messages in it (together), by the end of the period."""
+    plans = {m.municipality_id: m for plan in plan_profile("small", seed=7) for m in plan.municipalities}
+    staff = dict(row for row in _registry(small)["staff.csv"])  # staff_id -> municipality_id
+    assert len(staff) == sum(m.staff for m in plans.values()) and set(staff.values()) == set(plans)
+    registered: set[str] = set()
+    chats: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    for e in _events(small):
+        if e.type == "registered" and e.role in ("municipality", "staff"):
+            registered.add(e.user_id)
+        elif e.role == "staff" and e.chat_kind == "group" and e.type in ("chat_created", "message_sent"):
+            (chats if e.type == "chat_created" else messages)[staff[e.user_id]] += 1
+    statuses: Counter[str] = Counter()
+    for municipality, plan in plans.items():
+        own = {s for s, m in staff.items() if m == municipality and s in registered}
+        active = chats[municipality] >= 1 and messages[municipality] >= 3
+        got = (municipality in registered, bool(own), active)
+        want = {
+            "absent": (False, False, False),
+            "no_staff": (True, False, False),
+            "staff": (True, True, False),
+            "active": (True, True, True),
+        }[plan.status]
+        assert got == want, (municipality, plan.status)
+        statuses[plan.status] += 1
+    assert set(statuses) >= {"no_staff", "staff", "active"}, statuses
 
 
 @pytest.mark.clock  # its default period is the last full week before today
