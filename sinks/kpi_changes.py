@@ -16,14 +16,13 @@ unit by ``refresh_kpi`` first; the result is the same rows either way.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sinks.clickhouse import ClickHouseSink
 from sinks.kpi import KPI_COLUMNS, current_snapshot, refresh_kpi
+from sinks.kpi_status import teacher_status_missing, update_teacher_status, work_partition
 
 #: (role, user_id) -> the earliest week of that user that changed (its Monday)
 Changes = Mapping[tuple[str, str], date]
@@ -68,60 +67,61 @@ def refresh_kpi_changes(sink: ClickHouseSink, changes: Changes, *, snapshot: int
     if span is None:
         return ChangesRefreshed(0)
     first, last = span
+    if teacher_status_missing(sink):  # a store refreshed in full only before the status existed
+        return ChangesRefreshed(refresh_kpi(sink, snapshot=snapshot, from_week=first), full_from=first)
     stored = stored_weeks(sink, snapshot)
     missing = next((w for w in _weeks(first, last) if w not in stored), None)
-    written, full_from = 0, None
-    if missing is not None:
-        # new rows for every unit from that week on: a new newest week, or a first week earlier than before
-        written += refresh_kpi(sink, snapshot=snapshot, from_week=missing)
-        full_from = missing
-        changes = {user: week for user, week in changes.items() if week < missing}
-    units = 0
-    if changes:
-        n, units = _refresh_touched(sink, snapshot, changes, first, last)
-        written += n
-    return ChangesRefreshed(written, units, full_from)
+    # every unit is computed from ``missing`` on (when a week is not stored), only the touched ones before
+    before = last + _WEEK if missing is None else missing
+    written, units = 0, 0
+    with work_partition(sink) as refresh:
+        sink.client.insert(
+            f"{sink.database}.kpi_refresh_changes",
+            [(refresh, role, user, week) for (role, user), week in changes.items()],
+            column_names=("refresh", "role", "user_id", "from_week"),
+        )
+        if missing is not None:
+            # a new newest week, or a first week earlier than before: new rows for every unit
+            written += refresh_kpi(sink, snapshot=snapshot, from_week=missing)  # every teacher's status too
+        else:
+            update_teacher_status(sink, refresh)
+        if any(week < before for week in changes.values()):
+            rows, units = _refresh_touched(sink, snapshot, refresh, first, last, before)
+            written += rows
+    return ChangesRefreshed(written, units, missing)
 
 
 def _weeks(first: date, last: date) -> list[date]:
     return [first + _WEEK * i for i in range((last - first).days // 7 + 1)]
 
 
-def _refresh_touched(sink: ClickHouseSink, snapshot: int, changes: Changes, first: date, last: date) -> tuple[int, int]:
+def _refresh_touched(
+    sink: ClickHouseSink, snapshot: int, refresh: int, first: date, last: date, before: date
+) -> tuple[int, int]:
+    """Steps 3 to 5 for the changes of ``refresh`` of a week before ``before``."""
     db, client = sink.database, sink.client
-    refresh = secrets.randbits(63)  # this refresh's rows in the work tables (workers may share a server)
-    params = {"snapshot": snapshot, "refresh": refresh, "first_week": first, "last_week": last}
+    params = {"snapshot": snapshot, "refresh": refresh, "first_week": first, "last_week": last, "before": before}
     view_args = "snapshot = {snapshot:UInt32}, refresh = {refresh:UInt64}"
     week_args = "first_week = {first_week:Date}, last_week = {last_week:Date}"
     columns = ", ".join(KPI_COLUMNS)
-    try:
-        client.insert(
-            f"{db}.kpi_refresh_changes",
-            [(refresh, role, user, week) for (role, user), week in changes.items()],
-            column_names=("refresh", "role", "user_id", "from_week"),
-        )
-        client.command(
-            f"INSERT INTO {db}.kpi_refresh_units (refresh, unit_kind, unit_id, from_week, students_changed) "
-            f"SELECT {{refresh:UInt64}}, unit_kind, unit_id, from_week, students_changed "
-            f"FROM {db}.kpi_changed_units({view_args})",
-            parameters=params,
-        )
-        # the rows the views write: one per touched unit and week from its from_week to the newest
-        units, rows = sink.query_rows(
-            f"SELECT count(), sum(intDiv(dateDiff('day', from_week, {{last_week:Date}}), 7) + 1) "
-            f"FROM {db}.kpi_refresh_units WHERE refresh = {{refresh:UInt64}}",
-            parameters=params,
-        )[0]
-        if units:
-            # the schools first: the areas' rows are sums of the stored school rows
-            for view in ("kpi_unit_week_changed_schools", "kpi_unit_week_changed_areas"):
-                client.command(
-                    f"INSERT INTO {db}.kpi_unit_week_data (snapshot, computed_at, {columns}) "
-                    f"SELECT {{snapshot:UInt32}}, now64(3), {columns} FROM {db}.{view}({view_args}, {week_args})",
-                    parameters=params,
-                )
-        return int(rows or 0), int(units)
-    finally:
-        for table in ("kpi_refresh_changes", "kpi_refresh_units"):
-            with contextlib.suppress(Exception):  # the store may be down; the TTL removes them then
-                client.command(f"ALTER TABLE {db}.{table} DROP PARTITION {int(refresh):d}")
+    client.command(
+        f"INSERT INTO {db}.kpi_refresh_units (refresh, unit_kind, unit_id, from_week, students_changed) "
+        f"SELECT {{refresh:UInt64}}, unit_kind, unit_id, from_week, students_changed "
+        f"FROM {db}.kpi_changed_units({view_args}, before = {{before:Date}})",
+        parameters=params,
+    )
+    # the rows the views write: one per touched unit and week from its from_week to the newest
+    units, rows = sink.query_rows(
+        f"SELECT count(), sum(intDiv(dateDiff('day', from_week, {{last_week:Date}}), 7) + 1) "
+        f"FROM {db}.kpi_refresh_units WHERE refresh = {{refresh:UInt64}}",
+        parameters=params,
+    )[0]
+    if units:
+        # the schools first: the areas' rows are sums of the stored school rows
+        for view in ("kpi_unit_week_changed_schools", "kpi_unit_week_changed_areas"):
+            client.command(
+                f"INSERT INTO {db}.kpi_unit_week_data (snapshot, computed_at, {columns}) "
+                f"SELECT {{snapshot:UInt32}}, now64(3), {columns} FROM {db}.{view}({view_args}, {week_args})",
+                parameters=params,
+            )
+    return int(rows or 0), int(units)

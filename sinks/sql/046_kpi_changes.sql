@@ -3,10 +3,11 @@
 -- users changed; every other stored row is already what kpi_unit_week_compute would give. The
 -- steps (sinks/kpi_changes.py runs them, for one refresh id):
 --   1. the changed users go into kpi_refresh_changes: (role, user_id, earliest week changed),
---   2. kpi_changed_units lists the units they touch into kpi_refresh_units,
---   3. kpi_unit_week_changed_schools computes the rows of the touched schools,
---   4. kpi_unit_week_changed_areas computes the touched municipalities and regions, from the stored
---      school rows (step 3 wrote the changed ones) and the staff and registrations of their own.
+--   2. kpi_teacher_status_changed brings the changed teachers' status up to date,
+--   3. kpi_changed_units lists the units they touch into kpi_refresh_units,
+--   4. kpi_unit_week_changed_schools computes the rows of the touched schools,
+--   5. kpi_unit_week_changed_areas computes the touched municipalities and regions, from the stored
+--      school rows (step 4 wrote the changed ones) and the staff and registrations of their own.
 -- Each step is a function of the base tables and of stored rows that are exact, so a failed
 -- refresh is simply run again. The refresh requires every week of the data to be stored; when the
 -- data has a week that is not (a new newest week), sferum-kpi computes that week for every unit
@@ -53,11 +54,93 @@ PARTITION BY refresh
 ORDER BY (unit_kind, unit_id)
 TTL noted_at + INTERVAL 1 DAY;
 
--- Step 2: the units a change touches (docs/indicators.md, "Keeping the indicators current"):
+-- Per teacher, the weeks that decide its cumulative indicators: its registration, and the first
+-- week by whose end it had created a group chat, and had written 1, 2 and 3 group-chat messages
+-- (1970-01-01: not yet). With them a refresh needs a teacher's rows of the weeks it computes only,
+-- never its whole history: by the end of W it has created a group chat when chat_week <= W, and it
+-- has written min(3, its group-chat messages up to W) = the number of message weeks <= W (as a
+-- school is active when its teachers together have >= 1 chat and >= 3 messages, counting each
+-- teacher's up to 3 gives the same answer). A function of teacher_week and registrations only:
+-- `refresh_kpi` computes it for every teacher, step 2 for the changed ones.
+CREATE TABLE IF NOT EXISTS {db}.kpi_teacher_status
+(
+    teacher_id    String,
+    reg_week      Date COMMENT 'the week of its earliest registered event with role teacher',
+    chat_week     Date COMMENT 'the first week by whose end it had created a group chat',
+    message1_week Date COMMENT 'the first week by whose end it had written 1 group-chat message',
+    message2_week Date COMMENT '... 2 group-chat messages',
+    message3_week Date COMMENT '... 3 group-chat messages',
+    updated_at    DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY teacher_id;
+
+-- Step 2: the status of the teachers among the changes, each from its from_week: before it nothing
+-- of the teacher changed, so the weeks its status had reached before it stand, and from it on they
+-- are found from what it had reached before (at most 1 chat, 3 messages) and its rows and
+-- registrations of that week and later. Running it again gives the same status.
+CREATE OR REPLACE VIEW {db}.kpi_teacher_status_changed AS
+WITH
+changed AS (
+    SELECT user_id AS teacher_id, min(from_week) AS from_week
+    FROM {db}.kpi_refresh_changes
+    WHERE refresh = {refresh:UInt64} AND role = 'teacher'
+    GROUP BY user_id
+),
+teachers AS (
+    SELECT c.teacher_id AS teacher_id, c.from_week AS f,
+           o.reg_week AS old_reg, o.chat_week AS old_chat,
+           o.message1_week AS old_m1, o.message2_week AS old_m2, o.message3_week AS old_m3,
+           r.reg_week AS recent_reg,
+           arrayFilter(x -> x.1 >= f, h.rows) AS rows,
+           old_chat > toDate(0) AND old_chat < f AS chat_before,
+           (old_m1 > toDate(0) AND old_m1 < f) + (old_m2 > toDate(0) AND old_m2 < f)
+               + (old_m3 > toDate(0) AND old_m3 < f) AS messages_before,
+           arrayCumSum(arrayMap(x -> x.2, rows)) AS chats,
+           arrayCumSum(arrayMap(x -> x.3, rows)) AS messages
+    FROM changed AS c
+    LEFT JOIN (
+        SELECT teacher_id, reg_week, chat_week, message1_week, message2_week, message3_week
+        FROM {db}.kpi_teacher_status FINAL
+        WHERE teacher_id IN (SELECT teacher_id FROM changed)
+    ) AS o ON o.teacher_id = c.teacher_id
+    LEFT JOIN (
+        SELECT teacher_id, arraySort(groupArray((week_start, group_chats_created, group_messages))) AS rows
+        FROM {db}.teacher_week FINAL
+        WHERE week_start >= (SELECT min(from_week) FROM changed) AND teacher_id IN (SELECT teacher_id FROM changed)
+        GROUP BY teacher_id
+    ) AS h ON h.teacher_id = c.teacher_id
+    -- registrations (duplicated rows of one event change no minimum: no FINAL)
+    LEFT JOIN (
+        SELECT user_id, toMonday(min(ts), '{tz}') AS reg_week
+        FROM {db}.registrations
+        WHERE role = 'teacher' AND ts >= toDateTime((SELECT min(from_week) FROM changed), '{tz}')
+          AND user_id IN (SELECT teacher_id FROM changed)
+        GROUP BY user_id
+    ) AS r ON r.user_id = c.teacher_id
+)
+SELECT
+    teacher_id,
+    if(old_reg > toDate(0) AND old_reg < f, old_reg, recent_reg) AS reg_week,
+    if(chat_before, old_chat,
+       if(arrayFirstIndex(n -> n >= 1, chats) = 0, toDate(0), rows[arrayFirstIndex(n -> n >= 1, chats)].1)) AS chat_week,
+    if(messages_before >= 1, old_m1,
+       if(arrayFirstIndex(n -> n >= 1 - messages_before, messages) = 0, toDate(0),
+          rows[arrayFirstIndex(n -> n >= 1 - messages_before, messages)].1)) AS message1_week,
+    if(messages_before >= 2, old_m2,
+       if(arrayFirstIndex(n -> n >= 2 - messages_before, messages) = 0, toDate(0),
+          rows[arrayFirstIndex(n -> n >= 2 - messages_before, messages)].1)) AS message2_week,
+    if(messages_before >= 3, old_m3,
+       if(arrayFirstIndex(n -> n >= 3 - messages_before, messages) = 0, toDate(0),
+          rows[arrayFirstIndex(n -> n >= 3 - messages_before, messages)].1)) AS message3_week
+FROM teachers;
+
+-- Step 3: the units a change touches (docs/indicators.md, "Keeping the indicators current"):
 -- a teacher: its schools, their municipalities and regions; a student: its school, municipality,
 -- region; a school's own registration: the school, its municipality and region; a staff user: its
 -- municipality and region; a municipality's own registration: it and its region. Users missing
--- from the registry touch nothing.
+-- from the registry touch nothing. Changes of a week {before} or later are left out (every unit was
+-- computed from it).
 CREATE OR REPLACE VIEW {db}.kpi_changed_units AS
 WITH
 changed AS (
@@ -65,6 +148,7 @@ changed AS (
     FROM {db}.kpi_refresh_changes
     WHERE refresh = {refresh:UInt64}
     GROUP BY role, user_id
+    HAVING from_week < {before:Date}
 ),
 school_touch AS (
     SELECT t.school_id AS school_id, c.from_week AS from_week, toUInt8(0) AS student
@@ -104,7 +188,7 @@ SELECT unit.1 AS unit_kind, unit.2 AS unit_id, min(from_week) AS from_week, max(
 FROM touched
 GROUP BY unit_kind, unit_id;
 
--- Step 3: the rows of the touched schools, for the weeks from {first_week} to {last_week} that are
+-- Step 4: the rows of the touched schools, for the weeks from {first_week} to {last_week} that are
 -- not before the school's from_week, as kpi_unit_week_compute computes them. Every teacher of
 -- these schools is read again. Their students only where a student of the school changed (the
 -- other schools' student counts depend on nothing that changed), and even then only those who
@@ -135,47 +219,46 @@ school_teacher AS (
     INNER JOIN changed AS c ON c.school_id = t.school_id
     WHERE t.snapshot = {snapshot:UInt32}
 ),
+-- every teacher of the touched schools: its status, and its rows of the weeks computed again
+school_teacher_status AS (
+    SELECT teacher_id, reg_week, chat_week, message1_week, message2_week, message3_week
+    FROM {db}.kpi_teacher_status FINAL
+    WHERE teacher_id IN (
+        SELECT teacher_id FROM {db}.registry_teachers
+        WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed)
+    )
+),
+school_teacher_rows AS (
+    SELECT teacher_id, week_start, group_messages, chat_messages, calls
+    FROM {db}.teacher_week FINAL
+    WHERE week_start >= (SELECT min(from_week) FROM changed)
+      AND teacher_id IN (
+          SELECT teacher_id FROM {db}.registry_teachers
+          WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed)
+      )
+),
 teacher_school_week AS (
-    SELECT st.school_id AS school_id, w AS week_start,
-           r.reg_week > toDate(0) AND r.reg_week <= w AS registered,
-           arraySum(x -> if(x.1 <= w, x.2, 0), th.h) AS cum_created,
-           arraySum(x -> if(x.1 <= w, x.3, 0), th.h) AS cum_group_messages,
-           arraySum(x -> if(x.1 = w, x.3, 0), th.h) AS week_group_messages,
-           arraySum(x -> if(x.1 = w, x.4, 0), th.h) AS week_chat_messages,
-           arraySum(x -> if(x.1 = w, x.5, 0), th.h) AS week_calls
+    SELECT st.school_id AS school_id, st.teacher_id AS teacher_id, w AS week_start,
+           s.reg_week > toDate(0) AND s.reg_week <= w AS registered,
+           s.chat_week > toDate(0) AND s.chat_week <= w AS chat,
+           (s.message1_week > toDate(0) AND s.message1_week <= w) + (s.message2_week > toDate(0) AND s.message2_week <= w)
+               + (s.message3_week > toDate(0) AND s.message3_week <= w) AS messages
     FROM school_teacher AS st
-    -- the earliest registration (rows of one event delivered twice change no minimum: no FINAL)
-    LEFT JOIN (
-        SELECT user_id, toMonday(min(ts), '{tz}') AS reg_week
-        FROM {db}.registrations
-        WHERE role = 'teacher' AND user_id IN (
-            SELECT teacher_id FROM {db}.registry_teachers
-            WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed)
-        )
-        GROUP BY user_id
-    ) AS r ON r.user_id = st.teacher_id
-    LEFT JOIN (
-        SELECT teacher_id, groupArray((week_start, group_chats_created, group_messages, chat_messages, calls)) AS h
-        FROM {db}.teacher_week FINAL
-        WHERE teacher_id IN (
-            SELECT teacher_id FROM {db}.registry_teachers
-            WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed)
-        )
-        GROUP BY teacher_id
-    ) AS th ON th.teacher_id = st.teacher_id
-    ARRAY JOIN arrayFilter(w -> w >= st.from_week, weeks) AS w
+    LEFT JOIN school_teacher_status AS s ON s.teacher_id = st.teacher_id
+    ARRAY JOIN arrayFilter(x -> x >= st.from_week, weeks) AS w
 ),
 teacher_agg AS (
-    SELECT school_id, week_start,
+    SELECT t.school_id AS school_id, t.week_start AS week_start,
            count() AS teachers_total,
            countIf(registered) AS teachers_registered,
-           countIf(registered AND cum_created >= 1) AS a_teachers,
-           countIf(registered AND week_group_messages >= 3) AS b_teachers,
-           countIf(registered AND week_chat_messages >= 10) AS c_teachers,
-           countIf(registered AND week_calls >= 1) AS d_teachers,
-           countIf(registered AND cum_created >= 1 AND cum_group_messages >= 3) AS active_teachers,
-           sumIf(cum_created, registered) >= 1 AND sumIf(cum_group_messages, registered) >= 3 AS together_active
-    FROM teacher_school_week
+           countIf(registered AND chat) AS a_teachers,
+           countIf(registered AND r.group_messages >= 3) AS b_teachers,
+           countIf(registered AND r.chat_messages >= 10) AS c_teachers,
+           countIf(registered AND r.calls >= 1) AS d_teachers,
+           countIf(registered AND chat AND messages >= 3) AS active_teachers,
+           sumIf(chat, registered) >= 1 AND sumIf(messages, registered) >= 3 AS together_active
+    FROM teacher_school_week AS t
+    LEFT JOIN school_teacher_rows AS r ON r.teacher_id = t.teacher_id AND r.week_start = t.week_start
     GROUP BY school_id, week_start
 ),
 school_reg AS (
@@ -275,7 +358,7 @@ LEFT JOIN stored_students AS ss ON ss.school_id = sw.school_id AND ss.week_start
 LEFT JOIN stored_students AS before ON before.school_id = sw.school_id AND before.week_start = sw.from_week - 7
 LEFT JOIN late_counts AS lc ON lc.school_id = sw.school_id AND lc.week_start = sw.week_start;
 
--- Step 4: the rows of the touched municipalities and regions, for the weeks not before their
+-- Step 5: the rows of the touched municipalities and regions, for the weeks not before their
 -- from_week. Their teacher, school and student figures are sums of their schools' stored rows, as
 -- every school belongs to one municipality and every student to one school, except that a teacher
 -- of several schools of one area counts once in it: the sums are less, for each such teacher, its
@@ -339,58 +422,58 @@ multi AS (
     FROM (
         SELECT arrayJoin([('municipality', s.municipality_id), ('region', m.region_id)]) AS area,
                t.teacher_id AS teacher_id
-        FROM {db}.registry_teachers AS t
+        FROM (
+            SELECT teacher_id, school_id
+            FROM {db}.registry_teachers
+            WHERE snapshot = {snapshot:UInt32} AND teacher_id IN (
+                SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
+                GROUP BY teacher_id HAVING count() > 1
+            )
+        ) AS t
         INNER JOIN {db}.registry_schools AS s ON s.school_id = t.school_id
         INNER JOIN {db}.registry_municipalities AS m ON m.municipality_id = s.municipality_id
-        WHERE t.snapshot = {snapshot:UInt32} AND s.snapshot = {snapshot:UInt32} AND m.snapshot = {snapshot:UInt32}
-          AND t.teacher_id IN (
-            SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
-            GROUP BY teacher_id HAVING count() > 1
-        )
+        WHERE s.snapshot = {snapshot:UInt32} AND m.snapshot = {snapshot:UInt32}
     )
     WHERE (area.1, area.2) IN (SELECT unit_kind, unit_id FROM changed)
     GROUP BY unit_kind, unit_id, teacher_id
     HAVING extra > 0
 ),
 multi_week AS (
-    SELECT mt.unit_kind AS unit_kind, mt.unit_id AS unit_id, mt.extra AS extra, w AS week_start,
-           r.reg_week > toDate(0) AND r.reg_week <= w AS registered,
-           arraySum(x -> if(x.1 <= w, x.2, 0), th.h) AS cum_created,
-           arraySum(x -> if(x.1 <= w, x.3, 0), th.h) AS cum_group_messages,
-           arraySum(x -> if(x.1 = w, x.3, 0), th.h) AS week_group_messages,
-           arraySum(x -> if(x.1 = w, x.4, 0), th.h) AS week_chat_messages,
-           arraySum(x -> if(x.1 = w, x.5, 0), th.h) AS week_calls
+    SELECT mt.unit_kind AS unit_kind, mt.unit_id AS unit_id, mt.teacher_id AS teacher_id, mt.extra AS extra,
+           w AS week_start,
+           s.reg_week > toDate(0) AND s.reg_week <= w AS registered,
+           s.chat_week > toDate(0) AND s.chat_week <= w AS chat,
+           s.message3_week > toDate(0) AND s.message3_week <= w AS messages3
     FROM multi AS mt
     LEFT JOIN (
-        SELECT user_id, toMonday(min(ts), '{tz}') AS reg_week
-        FROM {db}.registrations
-        WHERE role = 'teacher' AND user_id IN (
-            SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
-            GROUP BY teacher_id HAVING count() > 1
-        )
-        GROUP BY user_id
-    ) AS r ON r.user_id = mt.teacher_id
-    LEFT JOIN (
-        SELECT teacher_id, groupArray((week_start, group_chats_created, group_messages, chat_messages, calls)) AS h
-        FROM {db}.teacher_week FINAL
+        SELECT teacher_id, reg_week, chat_week, message3_week
+        FROM {db}.kpi_teacher_status FINAL
         WHERE teacher_id IN (
             SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
             GROUP BY teacher_id HAVING count() > 1
         )
-        GROUP BY teacher_id
-    ) AS th ON th.teacher_id = mt.teacher_id
-    ARRAY JOIN arrayFilter(w -> w >= (SELECT min(from_week) FROM changed), weeks) AS w
+    ) AS s ON s.teacher_id = mt.teacher_id
+    ARRAY JOIN arrayFilter(x -> x >= (SELECT min(from_week) FROM changed), weeks) AS w
 ),
 correction AS (
-    SELECT unit_kind, unit_id, week_start,
+    SELECT mw.unit_kind AS unit_kind, mw.unit_id AS unit_id, mw.week_start AS week_start,
            sum(extra) AS extra_total,
            sumIf(extra, registered) AS extra_registered,
-           sumIf(extra, registered AND cum_created >= 1) AS extra_a,
-           sumIf(extra, registered AND week_group_messages >= 3) AS extra_b,
-           sumIf(extra, registered AND week_chat_messages >= 10) AS extra_c,
-           sumIf(extra, registered AND week_calls >= 1) AS extra_d,
-           sumIf(extra, registered AND cum_created >= 1 AND cum_group_messages >= 3) AS extra_active
-    FROM multi_week
+           sumIf(extra, registered AND chat) AS extra_a,
+           sumIf(extra, registered AND r.group_messages >= 3) AS extra_b,
+           sumIf(extra, registered AND r.chat_messages >= 10) AS extra_c,
+           sumIf(extra, registered AND r.calls >= 1) AS extra_d,
+           sumIf(extra, registered AND chat AND messages3) AS extra_active
+    FROM multi_week AS mw
+    LEFT JOIN (
+        SELECT teacher_id, week_start, group_messages, chat_messages, calls
+        FROM {db}.teacher_week FINAL
+        WHERE week_start >= (SELECT min(from_week) FROM changed)
+          AND teacher_id IN (
+              SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
+              GROUP BY teacher_id HAVING count() > 1
+          )
+    ) AS r ON r.teacher_id = mw.teacher_id AND r.week_start = mw.week_start
     GROUP BY unit_kind, unit_id, week_start
 ),
 -- the municipalities of the touched areas: own registration and staff, as kpi_unit_week_compute
