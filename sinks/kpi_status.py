@@ -55,6 +55,17 @@ def rebuild_teacher_status(sink: ClickHouseSink) -> None:
         update_teacher_status(sink, refresh)
 
 
+def rebuild_area_multi_teachers(sink: ClickHouseSink, snapshot: int) -> None:
+    """Compute ``kpi_area_multi_teachers`` of a registry snapshot anew (a function of the registry)."""
+    db = sink.database
+    sink.client.command(f"ALTER TABLE {db}.kpi_area_multi_teachers DROP PARTITION {int(snapshot):d}")
+    sink.client.command(
+        f"INSERT INTO {db}.kpi_area_multi_teachers (snapshot, unit_kind, unit_id, teacher_id, extra) "
+        f"SELECT {int(snapshot):d}, unit_kind, unit_id, teacher_id, extra "
+        f"FROM {db}.kpi_area_multi_teachers_compute(snapshot = {int(snapshot):d})"
+    )
+
+
 def teacher_status_missing(sink: ClickHouseSink) -> bool:
     """True when teachers have rows or registrations but no status was computed (a store made before
     the status existed, not refreshed in full since)."""

@@ -358,6 +358,42 @@ LEFT JOIN stored_students AS ss ON ss.school_id = sw.school_id AND ss.week_start
 LEFT JOIN stored_students AS before ON before.school_id = sw.school_id AND before.week_start = sw.from_week - 7
 LEFT JOIN late_counts AS lc ON lc.school_id = sw.school_id AND lc.week_start = sw.week_start;
 
+-- Per area (municipality, region) of a registry snapshot, the teachers of several of its schools,
+-- and their number of schools there less one: what the sums of an area's school rows count too
+-- many (step 5). A function of the registry only; every full refresh of a snapshot computes it
+-- again (kpi_area_multi_teachers_compute), and the worker's first refresh is a full one.
+CREATE TABLE IF NOT EXISTS {db}.kpi_area_multi_teachers
+(
+    snapshot   UInt32,
+    unit_kind  LowCardinality(String) COMMENT 'municipality or region',
+    unit_id    String,
+    teacher_id String,
+    extra      UInt32 COMMENT 'the teacher''s schools in the area less one (>= 1)'
+)
+ENGINE = MergeTree
+PARTITION BY snapshot
+ORDER BY (unit_kind, unit_id, teacher_id);
+
+CREATE OR REPLACE VIEW {db}.kpi_area_multi_teachers_compute AS
+SELECT area.1 AS unit_kind, area.2 AS unit_id, teacher_id, toUInt32(count() - 1) AS extra
+FROM (
+    SELECT arrayJoin([('municipality', s.municipality_id), ('region', m.region_id)]) AS area,
+           t.teacher_id AS teacher_id
+    FROM (
+        SELECT teacher_id, school_id
+        FROM {db}.registry_teachers
+        WHERE snapshot = {snapshot:UInt32} AND teacher_id IN (
+            SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
+            GROUP BY teacher_id HAVING count() > 1
+        )
+    ) AS t
+    INNER JOIN {db}.registry_schools AS s ON s.school_id = t.school_id
+    INNER JOIN {db}.registry_municipalities AS m ON m.municipality_id = s.municipality_id
+    WHERE s.snapshot = {snapshot:UInt32} AND m.snapshot = {snapshot:UInt32}
+)
+GROUP BY unit_kind, unit_id, teacher_id
+HAVING extra > 0;
+
 -- Step 5: the rows of the touched municipalities and regions, for the weeks not before their
 -- from_week. Their teacher, school and student figures are sums of their schools' stored rows, as
 -- every school belongs to one municipality and every student to one school, except that a teacher
@@ -418,25 +454,9 @@ school_sums AS (
 ),
 -- (area, teacher, its schools in the area - 1) for the teachers of several schools of a touched area
 multi AS (
-    SELECT area.1 AS unit_kind, area.2 AS unit_id, teacher_id, count() - 1 AS extra
-    FROM (
-        SELECT arrayJoin([('municipality', s.municipality_id), ('region', m.region_id)]) AS area,
-               t.teacher_id AS teacher_id
-        FROM (
-            SELECT teacher_id, school_id
-            FROM {db}.registry_teachers
-            WHERE snapshot = {snapshot:UInt32} AND teacher_id IN (
-                SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
-                GROUP BY teacher_id HAVING count() > 1
-            )
-        ) AS t
-        INNER JOIN {db}.registry_schools AS s ON s.school_id = t.school_id
-        INNER JOIN {db}.registry_municipalities AS m ON m.municipality_id = s.municipality_id
-        WHERE s.snapshot = {snapshot:UInt32} AND m.snapshot = {snapshot:UInt32}
-    )
-    WHERE (area.1, area.2) IN (SELECT unit_kind, unit_id FROM changed)
-    GROUP BY unit_kind, unit_id, teacher_id
-    HAVING extra > 0
+    SELECT unit_kind, unit_id, teacher_id, extra
+    FROM {db}.kpi_area_multi_teachers
+    WHERE snapshot = {snapshot:UInt32} AND (unit_kind, unit_id) IN (SELECT unit_kind, unit_id FROM changed)
 ),
 multi_week AS (
     SELECT mt.unit_kind AS unit_kind, mt.unit_id AS unit_id, mt.teacher_id AS teacher_id, mt.extra AS extra,
@@ -448,10 +468,7 @@ multi_week AS (
     LEFT JOIN (
         SELECT teacher_id, reg_week, chat_week, message3_week
         FROM {db}.kpi_teacher_status FINAL
-        WHERE teacher_id IN (
-            SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
-            GROUP BY teacher_id HAVING count() > 1
-        )
+        WHERE teacher_id IN (SELECT teacher_id FROM multi)
     ) AS s ON s.teacher_id = mt.teacher_id
     ARRAY JOIN arrayFilter(x -> x >= (SELECT min(from_week) FROM changed), weeks) AS w
 ),
@@ -469,10 +486,7 @@ correction AS (
         SELECT teacher_id, week_start, group_messages, chat_messages, calls
         FROM {db}.teacher_week FINAL
         WHERE week_start >= (SELECT min(from_week) FROM changed)
-          AND teacher_id IN (
-              SELECT teacher_id FROM {db}.registry_teachers WHERE snapshot = {snapshot:UInt32}
-              GROUP BY teacher_id HAVING count() > 1
-          )
+          AND teacher_id IN (SELECT teacher_id FROM multi)
     ) AS r ON r.teacher_id = mw.teacher_id AND r.week_start = mw.week_start
     GROUP BY unit_kind, unit_id, week_start
 ),
