@@ -81,9 +81,12 @@ class Settings(BaseSettings):
     #: How long a partition's checkpoint transaction may stay open before the broker aborts it.
     transaction_timeout_s: float = Field(default=60.0, ge=5, le=900)
     #: How long a partition's records wait for an input topic whose next records are on the broker
-    #: but not fetched yet (event-time alignment of the input topics).
-    align_idle_s: float = Field(default=1.0, ge=0, le=60)
-    batch_max_events: int = Field(default=20_000, ge=1)
+    #: but not fetched yet (event-time alignment of the input topics). A topic with nothing more on
+    #: the broker is never waited for; a fetch normally comes in milliseconds, and one that takes
+    #: longer (a broker or a machine under strain) must not let another topic run ahead.
+    align_idle_s: float = Field(default=30.0, ge=0, le=600)
+    #: Records applied at once (all partitions together), between two turns of the event loop.
+    batch_max_events: int = Field(default=2_000, ge=1)
     #: A checkpoint (rows to ClickHouse, then one Kafka transaction per partition) this often.
     flush_interval_s: float = Field(default=2.0, gt=0)
     flush_max_pending_events: int = Field(default=200_000, ge=1)

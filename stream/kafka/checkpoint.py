@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -121,9 +122,17 @@ class Committer:
 
     async def commit(self, snapshot: Snapshot) -> Outcome:
         outcome = Outcome()
+        started = time.perf_counter()
         if snapshot.rows:
             outcome.rows = await self._rows_until_written(snapshot.rows)
+        written = time.perf_counter()
         results = await asyncio.gather(*(self._transaction(part) for part in snapshot.parts), return_exceptions=True)
+        log.info(
+            "checkpoint: rows written in %.3f s, %d transactions in %.3f s",
+            written - started,
+            len(snapshot.parts),
+            time.perf_counter() - written,
+        )
         for part, result in zip(snapshot.parts, results, strict=True):
             task = part.task
             if isinstance(result, BaseException):

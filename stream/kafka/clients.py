@@ -44,7 +44,7 @@ def input_consumer(
         partition_assignment_strategy=(assignor,),
         max_partition_fetch_bytes=1024 * 1024,
         fetch_max_bytes=16 * 1024 * 1024,
-        max_poll_records=settings.batch_max_events,
+        max_poll_records=5_000,  # what one getmany hands over (stream.kafka.runner.FETCH_MAX_RECORDS)
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         heartbeat_interval_ms=int(settings.session_timeout_s * 1000 / 4),
         max_poll_interval_ms=300_000,

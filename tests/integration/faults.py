@@ -67,6 +67,7 @@ from stream.ndjson import routing_of
 from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.eventgen import GenConfig, generate
 from tests.support.gen_registry import Registry, registry_for
+from tests.support.hotkey import hot_key_lines
 from tests.support.kpi_dataset import write_registry
 from tests.support.kpi_oracle import COLUMNS as KPI_COLUMNS
 from tests.support.kpi_oracle import kpi_unit_week
@@ -335,10 +336,19 @@ class Scenario:
 
     @classmethod
     def create(
-        cls, broker: str, base: Path, *, events: int, seed: int, partitions: int = 4, weeks: int = 10
+        cls,
+        broker: str,
+        base: Path,
+        *,
+        events: int,
+        seed: int,
+        partitions: int = 4,
+        weeks: int = 10,
+        lines: list[bytes] | None = None,
     ) -> Scenario:
+        """The generated set of ``events`` lines (or ``lines`` as given), its oracle and registry."""
         config = GenConfig(events=events, seed=seed, weeks=weeks, municipality_accounts=True)
-        lines = generate(config)
+        lines = generate(config) if lines is None else lines
         name = f"fault{os.getpid()}x{time.time_ns() % 10**12}"
         base.mkdir(parents=True, exist_ok=True)
         (base / "events.ndjson").write_bytes(b"\n".join(lines) + b"\n")
@@ -1203,6 +1213,84 @@ def _run_frozen(
     return report
 
 
+def changelog_records(broker: str, topic: str, partitions: int) -> list[tuple[bytes, int]]:
+    """(key, size of key and value) of every record of a changelog topic, those of aborted
+    transactions included (the broker stored them all)."""
+
+    async def run() -> list[tuple[bytes, int]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, isolation_level="read_uncommitted")
+        await consumer.start()
+        got: list[tuple[bytes, int]] = []
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        try:
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                for records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).values():
+                    got.extend((r.key or b"", len(r.key or b"") + len(r.value or b"")) for r in records)
+        finally:
+            await consumer.stop()
+        return got
+
+    return asyncio.run(run())
+
+
+def time_drain(broker: str, base: Path, lines: list[bytes], partitions: int = 4) -> float:
+    """Seconds of a fresh ``worker --drain`` over the lines, produced beforehand."""
+    scenario = Scenario.create(broker, base, events=0, seed=1, partitions=partitions, lines=lines)
+    scenario.produce_all()
+    worker = scenario.worker("a", drain=True)
+    code = worker.wait(900)
+    if code != 0:
+        raise FaultError(f"worker --drain failed (exit {code}):\n{worker.tail()}")
+    return time.monotonic() - worker.started
+
+
+def _run_hot_key(broker: str, base: Path, *, hot: int = 200_000, seed: int = 31) -> Report:
+    """One account with ``hot`` events in one week (3 % delivered twice) and ordinary teachers
+    alongside, all produced at once; the worker is SIGKILLed 0.5-3 s (seeded) after its first
+    commit, then ``worker --drain`` finishes. Its state per key must stay in records of at most
+    256 KiB (the changelog topic is read back), and the counts exact."""
+    started = time.monotonic()
+    rnd = random.Random(seed)
+    lines = hot_key_lines(hot=hot, seed=seed)
+    scenario = Scenario.create(broker, base, events=0, seed=seed, lines=lines)
+    report = Report("one hot account", len(scenario.lines))
+    scenario.load_registry(scenario.store())
+    scenario.produce_all()
+    extra = {"SFERUM_FLUSH_INTERVAL_S": "1"}
+    worker = scenario.worker(**extra)
+    report.runs += 1
+    wait_for("the first commit", lambda: scenario.committed_total() > 0 or not worker.alive, 120, 0.1)
+    time.sleep(rnd.uniform(0.5, 3.0))
+    at_kill = scenario.committed_total()
+    code = worker.kill()
+    report.faults += 1
+    report.notes.append(f"killed (exit {code}) with {at_kill} of {len(scenario.lines)} committed")
+    if at_kill >= len(scenario.lines):
+        raise FaultError("the input was all committed before the kill: it proves nothing")
+    drain = scenario.worker(drain=True, **extra)
+    report.runs += 1
+    code = drain.wait(900)
+    if code != 0:
+        raise FaultError(f"worker --drain failed (exit {code}):\n{drain.tail()}")
+    report.facts["drain_seconds"] = round(time.monotonic() - drain.started)
+    records = changelog_records(broker, f"{scenario.name}-state-changelog", scenario.partitions)
+    report.facts["changelog_records"] = len(records)
+    report.facts["changelog_chunk_records"] = sum(1 for key, _ in records if key[:1] == b"c")
+    report.facts["changelog_largest_record_bytes"] = max(size for _, size in records)
+    report.notes.append(
+        f"changelog: {len(records)} records, {report.facts['changelog_chunk_records']} of them chunks of ids, "
+        f"the largest {report.facts['changelog_largest_record_bytes']:,} bytes"
+    )
+    hot_warnings = drain.log.read_text(errors="replace").count("events in the week")
+    report.facts["hot_warnings"] = hot_warnings + worker.log.read_text(errors="replace").count("events in the week")
+    report.result = verdict(scenario.store(), scenario)
+    report.seconds = time.monotonic() - started
+    return report
+
+
 def _cleaning(run: Callable[..., Report]) -> Callable[..., Report]:
     def wrapped(*args: Any, **kwargs: Any) -> Report:
         try:
@@ -1222,6 +1310,7 @@ run_broker_restart = _cleaning(_run_broker_restart)
 run_double_rebalance = _cleaning(_run_double_rebalance)
 run_failover = _cleaning(_run_failover)
 run_frozen = _cleaning(_run_frozen)
+run_hot_key = _cleaning(_run_hot_key)
 
 
 # Command line ------------------------------------------------------------------------------------
@@ -1243,6 +1332,7 @@ def main(argv: list[str] | None = None) -> int:
             "double-rebalance",
             "failover",
             "frozen",
+            "hot-key",
         ],
     )
     parser.add_argument("--broker", default="127.0.0.1:9092", help="host:port of a local broker (kafka.sh)")
@@ -1262,6 +1352,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--produce-seconds", type=float, default=None, help="crash/rebalance: pace of the input")
     parser.add_argument("--outage-seconds", type=float, default=35.0)
     parser.add_argument("--drain", action="store_true", help="broker-*: run the worker with --drain")
+    parser.add_argument(
+        "--compare-spread",
+        action="store_true",
+        help="hot-key: also time worker --drain over the hot set and over the same events spread over many users",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="sferum-faults-"))
@@ -1297,6 +1392,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.scenario == "failover":
             report = run_failover(args.broker, base, events=args.events, seed=args.seed, weeks=args.weeks)
+        elif args.scenario == "hot-key":
+            report = run_hot_key(args.broker, base, hot=args.events, seed=args.seed)
+            if args.compare_spread:
+                kill_leftover_workers()
+                spread = time_drain(args.broker, base / "spread", hot_key_lines(hot=args.events, spread=True))
+                hot = time_drain(args.broker, base / "hot", hot_key_lines(hot=args.events))
+                report.notes.append(
+                    f"worker --drain from scratch, same number of events: one hot account {hot:.1f} s, "
+                    f"spread over {args.events // 100} teachers {spread:.1f} s: {hot / spread:.2f}x"
+                )
         elif args.scenario == "frozen":
             report = run_frozen(
                 args.broker, base, events=args.events, seed=args.seed, produce_seconds=args.produce_seconds or 60.0
