@@ -234,7 +234,11 @@ def test_dockerfile_installs_the_project_and_runs_the_worker() -> None:
     (entrypoint,) = [yaml.safe_load(arg) for op, arg in instructions if op == "ENTRYPOINT"]
     assert entrypoint[0] == "sferum-kpi" and entrypoint[-1] == "worker"
     assert ("EXPOSE", str(DEFAULT_WEB_PORT)) in instructions
-    assert any(op == "RUN" and "pip install ." in arg for op, arg in instructions)
+    # Dependencies from the hashed lock only, then the project without dependencies.
+    runs = [arg for op, arg in instructions if op == "RUN" and "pip install" in arg]
+    assert any("--require-hashes" in arg and "-r requirements.lock" in arg for arg in runs)
+    assert any("--no-deps" in arg and arg.rstrip().split("&&")[0].rstrip().endswith(" .") for arg in runs)
+    assert all("--require-hashes" in arg or "--no-deps" in arg for arg in runs), runs
     # Every package pyproject.toml builds (and the files it reads) is copied into the image.
     copied = {arg.split()[0] for op, arg in instructions if op == "COPY"}
     copied |= {name for op, arg in instructions if op == "COPY" for name in arg.split()[:-1]}
