@@ -7,6 +7,7 @@ describe the same contract for producers, and a test keeps both in step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -86,8 +87,11 @@ def decode(
     max_bytes: int = 64 * 1024,
     key: bytes | None = None,
     check_key: bool = False,
+    pseudonym: Callable[[str], str] | None = None,
 ) -> Event | Rejection:
-    """Validate one message. ``key``/``check_key``: the Kafka key must equal ``user_id``."""
+    """Validate one message. ``key``/``check_key``: the Kafka key must equal ``user_id`` (the id as
+    sent). ``pseudonym``: applied to the ``user_id`` of a person (not of a school or municipality)
+    once the message is valid (``schemas.pseudonym``); a rejection carries no id."""
     if len(raw) > max_bytes:
         return _reject("too_large", f"{len(raw)} bytes, more than {max_bytes}")
     try:
@@ -151,4 +155,6 @@ def decode(
 
     if check_key and (key is None or key != user_id.encode()):
         return _reject("key_mismatch", "the Kafka key is not the event's user_id")
+    if pseudonym is not None and role in PERSON_ROLES:
+        user_id = pseudonym(user_id)
     return Event(etype, event_id, ts, user_id, role, chat_kind, registered_by)

@@ -165,6 +165,7 @@ def load_registry_command(
     store: StoreOpt = None,
 ) -> None:
     """Load the registry CSVs as a new snapshot, atomically (nothing is loaded if any check fails)."""
+    from schemas.pseudonym import pseudonymizer
     from schemas.registry import RegistryError
     from sinks.clickhouse import ClickHouseSink
     from sinks.registry import load_registry
@@ -175,7 +176,7 @@ def load_registry_command(
     sink = ClickHouseSink(**settings.sink_options)
     with clear_errors():
         try:
-            snapshot, counts = load_registry(sink, directory)
+            snapshot, counts = load_registry(sink, directory, pseudonym=pseudonymizer(settings.id_key_bytes))
         except RegistryError as exc:
             fail(str(exc), 2)
         finally:
