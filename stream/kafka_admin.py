@@ -32,7 +32,9 @@ class _LastError(logging.Handler):
         self.text = ""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.text = record.getMessage()
+        args = record.args if isinstance(record.args, tuple) else ()
+        kinds = [type(arg).__name__ for arg in args if isinstance(arg, BaseException)]
+        self.text = " ".join([record.getMessage(), *kinds])
 
 
 @contextlib.asynccontextmanager

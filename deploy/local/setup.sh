@@ -39,6 +39,7 @@ need=()
 command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)  # Cyrillic glyphs for the page
 command -v promtool >/dev/null || need+=(prometheus)  # promtool: tests/unit/test_prometheus_rules.py
 command -v faketime >/dev/null || need+=(faketime)    # libfaketime: test.sh runs `pytest -m clock` on other days
+command -v openssl >/dev/null || need+=(openssl)      # deploy/local/kafka.sh: the secure listeners' CA and certificates
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "installing ${need[*]} (Debian packages)"

@@ -81,7 +81,7 @@ def test_a_locked_package_without_its_hash_fails_the_check(tmp_path: Path) -> No
     lines = (root / "requirements.lock").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("aiokafka=="))
     end = next(i for i in range(start + 1, len(lines)) if not lines[i].lstrip().startswith("--hash"))
-    lines[start : end] = ["aiokafka==0.14.0"]
+    lines[start:end] = ["aiokafka==0.14.0"]
     (root / "requirements.lock").write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = lockcheck(root)
     assert result.returncode == 1 and "aiokafka==0.14.0 has no hash" in result.stderr
