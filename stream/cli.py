@@ -185,6 +185,33 @@ def load_registry_command(
     out.print(f"registry snapshot {snapshot} loaded: {rows}", markup=False, highlight=False)
 
 
+@app.command("access-sql")
+def access_sql(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Also the role and row policies of this region (repeatable).")
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", help="Grant the region's role to this existing ClickHouse user (one --region)."),
+    ] = None,
+) -> None:
+    """Print the SQL of the least-privilege roles, grants and per-region row policies, for a
+    ClickHouse server (e.g. | clickhouse-client --multiquery); see docs/security.md."""
+    from sinks.access import AccessError, base_statements, region_statements
+
+    settings = settings_from()
+    regions, accounts = region or [], account or []
+    if accounts and len(regions) != 1:
+        fail("--account needs exactly one --region")
+    try:
+        statements = base_statements(settings.database)
+        for region_id in regions:
+            statements += region_statements(settings.database, region_id, accounts)
+    except AccessError as exc:
+        fail(str(exc))
+    sys.stdout.write("".join(f"{statement};\n" for statement in statements))
+
+
 @app.command()
 def generate(
     outdir: Annotated[Path, typer.Argument(help="Where to write registry/*.csv and events.ndjson (created).")],
