@@ -15,7 +15,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.helpers import create_ssl_context
 
-from stream.settings import ConfigError, Settings
+from stream.settings import ConfigError, Settings, load_settings
 
 REQUEST_TIMEOUT_MS = 30_000
 #: Records of the changelog are at most 256 KiB (``stream.state.codec``), dead letters at most
@@ -31,6 +31,13 @@ def connection(settings: Settings, *, request_timeout_ms: int = REQUEST_TIMEOUT_
         "request_timeout_ms": request_timeout_ms,
         **security_options(settings),
     }
+
+
+def connection_to(broker: str, *, request_timeout_ms: int = REQUEST_TIMEOUT_MS) -> dict[str, Any]:
+    """``connection`` for the tools that are given only a broker address (the bench, the fault
+    tools): the security settings are read from the environment (``SFERUM_KAFKA_*``), as the
+    worker reads them."""
+    return connection(load_settings(broker=broker), request_timeout_ms=request_timeout_ms)
 
 
 def security_options(settings: Settings) -> dict[str, Any]:

@@ -140,7 +140,10 @@ def test_compose_worker_settings_are_valid(worker: str) -> None:
     settings = settings_from_env(env)
     store = urlparse(settings.store_dsn)
     assert store.scheme == "http" and store.hostname == "clickhouse" and store.port == 8123
-    assert store.password == interpolate(compose()["services"]["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"])
+    # the least-privilege account that deploy/clickhouse/initdb makes, its password apart from the DSN
+    clickhouse_env = compose()["services"]["clickhouse"]["environment"]
+    assert store.password is None and settings.store_user == "sferum_worker"
+    assert settings.store_password.get_secret_value() == interpolate(clickhouse_env["WORKER_CLICKHOUSE_PASSWORD"])
     assert settings.broker == "kafka://kafka:9092"
     assert settings.web_enabled
     assert service["build"]["dockerfile"] == "deploy/Dockerfile"
