@@ -10,8 +10,9 @@ client is synchronous; the worker calls it from one thread so the event loop kee
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -96,13 +97,33 @@ def open_client(dsn: str, credentials: StoreCredentials | None = None) -> Client
     """A clickhouse-connect client for a DSN; creates the directory of an embedded store."""
     parsed = urlparse(dsn)
     options = credentials.client_options() if credentials is not None else {}
+    if parsed.scheme == "https":
+        # clickhouse-connect takes TLS from its interface or a port 443/8443, not from the DSN's
+        # scheme: without this, https://host:9440 would be spoken to in plain HTTP
+        options["interface"] = "https"
     try:
         if parsed.scheme == "chdb":
             Path(parsed.path).mkdir(parents=True, exist_ok=True)
-        return clickhouse_connect.get_client(dsn=dsn, **options)
+        with _driver_warnings_held():
+            return clickhouse_connect.get_client(dsn=dsn, **options)
     except Exception as exc:  # the driver raises several families; all mean "cannot open"
         secrets = [s for s in (parsed.password, credentials.password if credentials else "") if s]
         raise StoreError(f"cannot open the store {redact(dsn)}: {scrub(first_line(exc), secrets)}") from None
+
+
+@contextlib.contextmanager
+def _driver_warnings_held() -> Iterator[None]:
+    """While connecting, the driver's and urllib3's warnings (a retry, a refused certificate) are
+    held back: the ``StoreError`` raised on failure says the same in one line."""
+    loggers = [logging.getLogger(name) for name in ("clickhouse_connect", "urllib3")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def redact(dsn: str) -> str:
