@@ -243,7 +243,7 @@ class Settings(BaseSettings):
 
     def _check_kafka_security(self) -> None:
         protocol = self.kafka_security_protocol
-        sasl = [n for n in ("kafka_username",) if getattr(self, n)]
+        sasl = ["kafka_username"] if self.kafka_username else []
         if self.kafka_password.get_secret_value():
             sasl.append("kafka_password")
         tls = [n for n in ("kafka_ca_file", "kafka_cert_file", "kafka_key_file") if getattr(self, n) is not None]
