@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.procs import gauge, metrics_text
+from stream.kafka.clients import connection_to
 
 POLL_S = 0.1
 TICK_S = 0.02
@@ -117,8 +118,8 @@ async def drive(
     seconds: float,
     id_prefix: str,
 ) -> LatencyResult:
-    producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", enable_idempotence=True, linger_ms=5)
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    producer = AIOKafkaProducer(**connection_to(broker), acks="all", enable_idempotence=True, linger_ms=5)
+    admin = AIOKafkaAdminClient(**connection_to(broker))
     await producer.start()
     await admin.start()
     commits: dict[int, list[tuple[float, int]]] = {}

@@ -63,6 +63,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sinks.clickhouse import ClickHouseSink
+from stream.kafka.clients import connection_to
 from stream.ndjson import routing_of
 from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.eventgen import GenConfig, generate
@@ -107,7 +108,7 @@ class FaultError(AssertionError):
 
 
 async def _admin(broker: str) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(**connection_to(broker, request_timeout_ms=10_000))
     await admin.start()
     return admin
 
@@ -145,7 +146,7 @@ def committed(broker: str, group: str) -> dict[int, int]:
 
 def end_offsets(broker: str, topic: str, partitions: int) -> dict[int, int]:
     async def run() -> dict[int, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=broker, request_timeout_ms=10_000)
+        consumer = AIOKafkaConsumer(**connection_to(broker, request_timeout_ms=10_000))
         await consumer.start()
         try:
             ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
@@ -181,7 +182,7 @@ def read_topic(broker: str, topic: str, partitions: int) -> list[tuple[bytes, di
 
     async def run() -> list[tuple[bytes, dict[str, str]]]:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=broker, group_id=None, isolation_level="read_committed", request_timeout_ms=10_000
+            **connection_to(broker, request_timeout_ms=10_000), group_id=None, isolation_level="read_committed"
         )
         await consumer.start()
         got: list[tuple[bytes, dict[str, str]]] = []
@@ -234,7 +235,7 @@ class Producer(threading.Thread):
             self.error = exc
 
     async def _send(self) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.broker, enable_idempotence=True, acks="all", linger_ms=20)
+        producer = AIOKafkaProducer(**connection_to(self.broker), enable_idempotence=True, acks="all", linger_ms=20)
         await producer.start()
         try:
             loop = asyncio.get_running_loop()
@@ -276,7 +277,8 @@ class Worker:
     """One ``python -m stream worker`` process, its output in a log file."""
 
     def __init__(self, env: dict[str, str], log: Path, *, drain: bool = False, log_level: str = "warning") -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_")}
+        # the Kafka connection's settings (SFERUM_KAFKA_*: TLS, SASL) are the scenario's too
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_") or k.startswith("SFERUM_KAFKA_")}
         self.log = log
         self._out = log.open("ab")
         args = [*CLI, "--log-level", log_level, "worker", *(["--drain"] if drain else [])]

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream.kafka.clients import connection_to
 from stream.ndjson import routing_of
 from tests.integration.faults import (
     Scenario,
@@ -82,7 +83,7 @@ def two_open_weeks(users: int, now: datetime) -> list[bytes]:
 
 
 async def _produce(broker: str, topic: str, lines: list[bytes], chunk: int = 5000) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=broker, enable_idempotence=True, acks="all", linger_ms=20)
+    producer = AIOKafkaProducer(**connection_to(broker), enable_idempotence=True, acks="all", linger_ms=20)
     await producer.start()
     try:
         for i in range(0, len(lines), chunk):
