@@ -52,21 +52,24 @@ def region_predicates(database: str, region_id: str) -> dict[str, str]:
     schools = f"SELECT school_id FROM {db}.registry_schools WHERE municipality_id IN ({municipalities})"
     teachers = f"SELECT teacher_id FROM {db}.registry_teachers WHERE school_id IN ({schools})"
     students = f"SELECT student_id FROM {db}.registry_students WHERE school_id IN ({schools})"
+    staff = f"SELECT staff_id FROM {db}.registry_staff WHERE municipality_id IN ({municipalities})"
     return {
         "registry_regions": f"region_id = {region}",
         "registry_municipalities": f"region_id = {region}",
         "registry_schools": f"municipality_id IN ({municipalities})",
         "registry_teachers": f"school_id IN ({schools})",
         "registry_students": f"school_id IN ({schools})",
+        "registry_staff": f"municipality_id IN ({municipalities})",
         # which snapshot is current: the views need it; it holds file names and row counts only
         "registry_snapshots": "1",
         "teacher_week": f"teacher_id IN ({teachers})",
-        # a municipality's own account acts with user_id = municipality_id
-        "staff_week": f"user_id IN ({municipalities})",
+        # a municipality acts through the staff of its education authority (registry_staff)
+        "staff_week": f"user_id IN ({staff})",
         "registrations": (
             f"(role = 'teacher' AND user_id IN ({teachers})) OR (role = 'student' AND user_id IN ({students})) "
             f"OR (role = 'school' AND user_id IN ({schools})) "
-            f"OR (role IN ('municipality', 'staff') AND user_id IN ({municipalities}))"
+            f"OR (role = 'municipality' AND user_id IN ({municipalities})) "
+            f"OR (role = 'staff' AND user_id IN ({staff}))"
         ),
         "kpi_unit_week_data": f"region_id = {region}",
     }
