@@ -222,11 +222,34 @@ class Producer(threading.Thread):
     take about ``seconds``: a live stream that keeps coming while faults happen. One idempotent
     producer with acks=all sends in order, so a partition holds each user's lines in file order."""
 
-    def __init__(self, broker: str, topic: str, lines: list[bytes], seconds: float, chunk: int = 500) -> None:
+    def __init__(
+        self,
+        broker: str,
+        topic: str,
+        lines: list[bytes],
+        seconds: float,
+        chunk: int = 500,
+        *,
+        holds: tuple[float, ...] = (),
+    ) -> None:
+        """``holds``: shares of the lines at which the producer stops until ``release()`` is called
+        (once per hold): whatever the machine's speed, a scenario has input coming at each stage."""
         super().__init__(daemon=True, name="fault-producer")
         self.broker, self.topic, self.lines, self.seconds, self.chunk = broker, topic, lines, seconds, chunk
         self.sent = 0
         self.error: BaseException | None = None
+        self._holds = [int(len(lines) * share) // chunk * chunk for share in holds]
+        self._releases = threading.Semaphore(0)
+        self._released_all = False
+
+    def release(self) -> None:
+        """Let the producer go on past its next hold."""
+        self._releases.release()
+
+    def release_all(self) -> None:
+        self._released_all = True
+        for _ in range(len(self._holds) + 1):
+            self._releases.release()
 
     def run(self) -> None:
         try:
@@ -241,7 +264,12 @@ class Producer(threading.Thread):
             loop = asyncio.get_running_loop()
             started = loop.time()
             total = len(self.lines)
+            holds = list(self._holds)
             for i in range(0, total, self.chunk):
+                while holds and i >= holds[0]:
+                    holds.pop(0)
+                    await loop.run_in_executor(None, self._releases.acquire)
+                    started = loop.time() - self.seconds * self.sent / total  # the pace resumes from here
                 part = self.lines[i : i + self.chunk]
                 futures = [await producer.send(self.topic, line, key=routing_of(line)[0]) for line in part]
                 await asyncio.gather(*futures)
@@ -253,6 +281,7 @@ class Producer(threading.Thread):
             await producer.stop()
 
     def finish(self, timeout: float = 600) -> None:
+        self.release_all()
         self.join(timeout)
         if self.is_alive():
             raise FaultError("the producer did not finish")
@@ -821,7 +850,9 @@ def _run_rebalance(
     report = Report("rebalance", len(scenario.lines))
     scenario.load_registry(scenario.store("a"))
     scenario.load_registry(scenario.store("b"))
-    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds)
+    # The input comes in stages: up to 40 % before B joins, to 70 % while both work, the rest after
+    # A is killed.
+    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds, holds=(0.4, 0.7))
     producer.start()
     # Small batches and a longer flush interval: when A dies, B has to re-read several batches of
     # A's applied but unflushed events, whose state B restores from A's changelog.
@@ -835,6 +866,7 @@ def _run_rebalance(
     report.runs += 1
     wait_for("A and B to share the group", lambda: scenario.assigned(2), 120)
     at_join = committed(broker, scenario.name)
+    producer.release()
     # both are working: every partition (each owned by one of them) commits again after the join
     wait_for(
         "every partition to commit after the rebalance",
@@ -850,6 +882,7 @@ def _run_rebalance(
     if sum(at_kill.values()) >= len(scenario.lines):
         raise FaultError("the input was all committed before A was killed: it proves nothing")
     code = a.kill()
+    producer.release()  # the rest of the input comes after the kill
     if code != -signal.SIGKILL:
         raise FaultError(f"worker A was not alive when killed (exit {code})")
     report.faults += 1
@@ -1056,7 +1089,7 @@ def _run_double_rebalance(
     report = Report("double rebalance", len(scenario.lines))
     for node in "abc":
         scenario.load_registry(scenario.store(node))
-    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds)
+    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds, holds=(0.4, 0.7))
     producer.start()
     extra = {"SFERUM_BATCH_MAX_EVENTS": "1000", "SFERUM_FLUSH_INTERVAL_S": "2"}
     a = scenario.worker("a", **extra)
@@ -1069,6 +1102,7 @@ def _run_double_rebalance(
     report.faults += 2
     wait_for("A, B and C to share the group", lambda: scenario.assigned(3), 120)
     at_join = committed(broker, scenario.name)
+    producer.release()
     wait_for(
         "every partition to commit after the rebalances",
         lambda: _all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
@@ -1078,6 +1112,7 @@ def _run_double_rebalance(
         raise FaultError("the input was all produced before B was killed: it proves nothing")
     dead = scenario.members()
     code = b.kill()
+    producer.release()
     report.faults += 1
     report.notes.append(f"C joined {gap:.2f} s after B; B killed (exit {code}) with {producer.sent} produced")
     producer.finish()
@@ -1172,7 +1207,7 @@ def _run_frozen(
     report = Report("a member frozen past its session", len(scenario.lines))
     scenario.load_registry(scenario.store("a"))
     scenario.load_registry(scenario.store("b"))
-    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds)
+    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds, holds=(0.4, 0.7))
     producer.start()
     extra = {"SFERUM_BATCH_MAX_EVENTS": "1000", "SFERUM_FLUSH_INTERVAL_S": "1"}
     a = scenario.worker("a", **extra)
@@ -1181,6 +1216,7 @@ def _run_frozen(
     report.runs += 2
     wait_for("A and B to share the group", lambda: scenario.assigned(2), 120)
     at_join = committed(broker, scenario.name)
+    producer.release()
     wait_for(
         "every partition to commit after the rebalance",
         lambda: _all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
@@ -1190,6 +1226,7 @@ def _run_frozen(
     a.freeze()
     frozen_at = time.monotonic()
     at_freeze = committed(broker, scenario.name)
+    producer.release()  # the rest comes while A is frozen: B must commit A's partitions past it
     report.faults += 1
     try:
         wait_for("A's session to expire: B alone in the group", lambda: scenario.assigned(1), 60)
