@@ -1,7 +1,7 @@
 """Decode one Kafka message (or NDJSON line) into an ``Event`` or a ``Rejection``.
 
 Bad input is a value, not an exception: ``decode`` never raises on any bytes. The checks follow
-the event contract of SPEC.md (schema_version 1); the JSON Schema files in ``schemas/json``
+the event contract (docs/events.md, schema_version 1); the JSON Schema files in ``schemas/json``
 describe the same contract for producers, and a test keeps both in step.
 """
 
