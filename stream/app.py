@@ -101,7 +101,7 @@ def build_app(
                 log.warning("the last refresh of the indicators did not finish in %.0f s", STOP_REFRESH_S)
             await store.close()
 
-    @app.timer(interval=settings.kpi_refresh_interval_s)
+    @app.timer(interval=settings.kpi_refresh_interval_s)  # type: ignore[untyped-decorator]  # Faust's
     async def refresh_indicators() -> None:
         regions = await store.teacher_regions()
         if regions is not None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:  # sinks imports stream: not at run time
+    from sinks.clickhouse import StoreCredentials
 
 DEFAULT_TOPICS = {
     "chat_created": "sferum.chat-created",
@@ -34,6 +37,16 @@ SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class SinkOptions(TypedDict):
+    """Keyword arguments of ``sinks.clickhouse.ClickHouseSink``."""
+
+    dsn: str
+    database: str
+    timezone: str
+    levels: tuple[float, float]
+    credentials: StoreCredentials
 
 
 class ConfigError(ValueError):
@@ -293,7 +306,7 @@ class Settings(BaseSettings):
         return self.store or f"chdb://{(self.data_dir / 'chdb').resolve()}"
 
     @property
-    def sink_options(self) -> dict[str, object]:
+    def sink_options(self) -> SinkOptions:
         """Keyword arguments of ``sinks.clickhouse.ClickHouseSink``."""
         from sinks.clickhouse import StoreCredentials  # sinks imports stream: not at module level
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
+from aiokafka.structs import RecordMetadata
 
 from stream.batch import BatchProcessor, DeadLetter, PendingRows
 from stream.kafka.deadletters import dead_letter_message
@@ -188,8 +189,8 @@ class Committer:
             raise PartitionLost(str(exc)) from exc
         if not sent:
             return None
-        batches = acknowledged[: len(sent)]
-        return max(meta.offset + count for meta, (_, count) in zip(batches, sent, strict=True))  # type: ignore[attr-defined]
+        batches: list[RecordMetadata] = acknowledged[: len(sent)]
+        return max(int(meta.offset) + count for meta, (_, count) in zip(batches, sent, strict=True))
 
     async def _send_changelog(
         self, producer: AIOKafkaProducer, partition: int, entries: Sequence[tuple[bytes, bytes | None]]
