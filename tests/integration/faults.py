@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import random
 import signal
@@ -71,7 +70,8 @@ from tests.support.gen_registry import Registry, registry_for
 from tests.support.hotkey import hot_key_lines
 from tests.support.kpi_dataset import write_registry
 from tests.support.kpi_oracle import COLUMNS as KPI_COLUMNS
-from tests.support.kpi_oracle import kpi_unit_week
+from tests.support.kpi_oracle import LIST_COLUMNS as KPI_LIST_COLUMNS
+from tests.support.kpi_oracle import kpi_unit_week, same_value
 from tests.support.oracle import Expected, expected
 from tests.support.ports import free_port
 
@@ -507,8 +507,8 @@ class Verdict:
             else:
                 out += [
                     f"kpi_unit_week {key} {column}: store {got[column]} oracle {want[column]}"
-                    for column in KPI_COLUMNS
-                    if not _same(got[column], want[column])
+                    for column in KPI_COLUMNS + KPI_LIST_COLUMNS
+                    if not same_value(got[column], want[column])
                 ]
             if len(out) >= limit:
                 break
@@ -541,12 +541,6 @@ class Verdict:
         out += [f"rows with one version and different counts: {row}" for row in self.conflicting_versions]
         out += self.kpi_differences(limit)
         return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
-
-
-def _same(got: Any, want: Any) -> bool:
-    if got is None or want is None:
-        return got is None and want is None
-    return math.isclose(got, want, rel_tol=0, abs_tol=1e-12)
 
 
 def read_kpi(store: str) -> KpiRows:

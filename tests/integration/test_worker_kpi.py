@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from sinks.clickhouse import ClickHouseSink
 from tests.conftest import run_cli
 from tests.support.kpi_dataset import NOW_MS, build, write_registry
-from tests.support.kpi_oracle import COLUMNS, LIST_COLUMNS, kpi_unit_week
+from tests.support.kpi_oracle import COLUMNS, LIST_COLUMNS, kpi_unit_week, same_value
 from tests.support.oracle import expected
 from tests.support.ports import free_port
 
@@ -49,10 +47,4 @@ def test_worker_refreshes_the_indicators_it_changed(broker: str, unique: str, tm
     assert lists == {key: tuple(want[c] for c in LIST_COLUMNS) for key, want in truth.items()}
     for key, want in truth.items():
         for column in COLUMNS:
-            got = view[key][column]
-            assert (got is None and want[column] is None) or math.isclose(got, want[column], abs_tol=1e-12), (
-                key,
-                column,
-                got,
-                want[column],
-            )
+            assert same_value(view[key][column], want[column]), (key, column, view[key][column], want[column])
