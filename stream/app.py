@@ -68,7 +68,7 @@ def build_app(
     metrics = Metrics(registry, topics=settings.consumed_topics, clock=clock)
     gauges = RegionKpiGauges(calendar, clock=clock)
     registry.register(gauges)
-    store = WorkerStore(ClickHouseSink(**settings.sink_options), calendar)
+    store = WorkerStore(ClickHouseSink(**settings.sink_options), calendar, metrics)
     runner = Runner(settings, store=store, metrics=metrics, gauges=gauges, clock=clock)
     metrics.clock.lag_source = runner.consumer_lag
 
