@@ -683,8 +683,11 @@ def _port_open(broker: str) -> bool:
 
 
 def kafka_sh(broker: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``deploy/local/kafka.sh`` for this broker. The broker keeps the real time when the tests run
+    with a moved clock (libfaketime's variables are not passed on)."""
     port = broker.rsplit(":", 1)[1]
-    env = os.environ | {"SFERUM_KAFKA_PORT": port}
+    moved_clock = ("LD_PRELOAD", "FAKETIME")
+    env = {k: v for k, v in os.environ.items() if k not in moved_clock} | {"SFERUM_KAFKA_PORT": port}
     return subprocess.run(["bash", str(KAFKA_SH), *args], env=env, capture_output=True, text=True, timeout=300)
 
 
