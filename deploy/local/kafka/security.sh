@@ -19,28 +19,38 @@ make_security_material() {
   (
     umask 077
     cd "$SEC"
-    local days=3650
+    local days=3650 start
+    # Valid from 90 days back, so a client whose clock is behind (the tests run under a clock moved
+    # back by libfaketime, docs/testing.md) accepts them; `openssl ca` is what sets a start date.
+    start=$(date -u -d '-90 days' +%Y%m%d%H%M%SZ)
+    printf '%s\n' '[ca]' 'default_ca=local' '[local]' 'database=index.txt' 'new_certs_dir=.' 'serial=serial' \
+      'default_md=sha256' 'policy=any' 'unique_subject=no' '[any]' 'commonName=supplied' >ca.cnf
+    : >index.txt
+    echo 01 >serial
+    sign() { # CSR OUT EXTENSIONS [openssl ca options]
+      openssl ca -batch -notext -config ca.cnf -in "$1" -out "$2" -extfile "$3" -startdate "$start" -days "$days" \
+        "${@:4}" 2>/dev/null
+    }
     openssl rand -hex 24 >keystore.password
     openssl rand -hex 24 >"$SASL_USER.password"
     openssl rand -hex 24 >client-key.password
     # CA
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days "$days" \
-      -subj "/CN=sferum-kpi local CA" -addext "basicConstraints=critical,CA:TRUE" \
-      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout ca.key -out ca.csr -subj "/CN=sferum-kpi local CA" 2>/dev/null
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' >ca.ext
+    sign ca.csr ca.pem ca.ext -selfsign -keyfile ca.key
     # Broker: the names clients check (hostname verification).
     openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=localhost" 2>/dev/null
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >broker.ext
-    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days "$days" \
-      -extfile broker.ext 2>/dev/null
+    sign broker.csr broker.pem broker.ext -cert ca.pem -keyfile ca.key
     openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
       -out broker.p12 -passout "file:keystore.password"
     # Client certificate for the SSL listener; its key encrypted with client-key.password.
     openssl req -newkey rsa:2048 -passout "file:client-key.password" -keyout client.key -out client.csr \
       -subj "/CN=$SASL_USER" 2>/dev/null
     printf 'extendedKeyUsage=clientAuth\n' >client.ext
-    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days "$days" \
-      -extfile client.ext 2>/dev/null
-    rm -f ./*.csr ./*.ext ca.srl broker.key
+    sign client.csr client.pem client.ext -cert ca.pem -keyfile ca.key
+    rm -f ./*.csr ./*.ext ./0*.pem ca.cnf index.txt* serial* broker.key
+    [[ -s ca.pem && -s broker.p12 && -s client.pem && -s client.key ]]  # the subshell's status
   ) || die "making the TLS material in $SEC failed"
   touch "$SEC/.complete"
 }
