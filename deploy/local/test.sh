@@ -36,8 +36,8 @@ cd "$ROOT"
 if (($# == 0)); then
   lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n1)
   [[ -n $lib ]] || { echo "test.sh: libfaketime not found (Debian package faketime)" >&2; exit 1; }
-  while read -r name spec; do
-    echo "test.sh: pytest -m clock with the clock at $name (${spec#@} UTC)" >&2
-    TZ=UTC FAKETIME=$spec LD_PRELOAD=$lib "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m clock
+  while read -r name offset instant; do
+    echo "test.sh: pytest -m clock with the clock at $name ($instant, ${offset} s from now)" >&2
+    TZ=UTC FAKETIME=$offset LD_PRELOAD=$lib "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m clock
   done < <("$VENV/bin/python" -m tests.support.clocks)
 fi
