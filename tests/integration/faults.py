@@ -1144,10 +1144,12 @@ def _run_failover(broker: str, base: Path, *, events: int, seed: int = 23, weeks
     backlog = Producer(broker, scenario.topic, scenario.lines[:first], seconds=0)
     backlog.start()
     backlog.finish()
+    # small checkpoints: many of them over the backlog, so the kills find one under way and the
+    # backlog not yet all committed even when the first commit is seen late (a loaded machine)
     extra = {
-        "SFERUM_BATCH_MAX_EVENTS": "2000",
+        "SFERUM_BATCH_MAX_EVENTS": "500",
         "SFERUM_FLUSH_INTERVAL_S": "1",
-        "SFERUM_FLUSH_MAX_PENDING_EVENTS": "2000",
+        "SFERUM_FLUSH_MAX_PENDING_EVENTS": "500",
     }
     worker = scenario.worker("a", **extra)
     report.runs += 1

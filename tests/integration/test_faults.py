@@ -103,7 +103,8 @@ def test_a_member_frozen_past_its_session_cannot_commit_for_partitions_it_lost(b
 
 def test_broker_and_worker_killed_then_a_fresh_node_takes_over_exactly(broker: str, work: Path) -> None:
     # regression: the local store got ahead of the changelog, and a fresh node restored less
-    report = run_failover(broker, work, events=EVENTS, seed=fault_seed("failover"))
+    # twice the events: the backlog must outlast the time it takes to see the first commit
+    report = run_failover(broker, work, events=2 * EVENTS, seed=fault_seed("failover"))
     assert report.faults == 2 and report.runs == 3
     assert_exact(report)
 
