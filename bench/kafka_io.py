@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.decode import Rejection, decode
+from stream.kafka.clients import connection_to
 from stream.kafka_admin import end_offsets
 from stream.produce import produce_files
 from stream.settings import Settings, load_settings
@@ -58,7 +59,7 @@ def consume(broker: str, offsets: dict[TopicPartition, tuple[int, int]], *, deco
 
 
 async def _consume(broker: str, offsets: dict[TopicPartition, tuple[int, int]], decode_values: bool) -> Timed:
-    consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**connection_to(broker), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         todo = {tp: end for tp, (begin, end) in offsets.items() if end > begin}
@@ -94,7 +95,7 @@ def delete_topics(broker: str, marker: str) -> list[str]:
 
 
 async def _delete_topics(broker: str, marker: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    admin = AIOKafkaAdminClient(**connection_to(broker))
     await admin.start()
     try:
         names = sorted(t for t in await admin.list_topics() if marker in t)

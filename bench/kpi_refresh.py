@@ -35,8 +35,8 @@ from sinks.kpi import EVERY_WEEK, KPI_COLUMNS, current_snapshot, refresh_kpi
 from sinks.kpi_changes import refresh_kpi_changes, week_span
 from stream.batch import PendingRows, RegistrationRow
 from stream.core import TeacherWeekRow
+from stream.refresh_work import RefreshWork
 from stream.week import EPOCH, WeekCalendar, week_date
-from stream.worker_store import RefreshWork
 
 #: The shares of the registrations of a checkpoint, by role (the rest are schools').
 REGISTRATION_MIX = (("student", 0.6), ("teacher", 0.3), ("staff", 0.05))

@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.procs import gauge, metrics_text
+from stream.kafka.clients import connection_to
 
 POLL_S = 0.1
 TICK_S = 0.02
@@ -86,11 +87,15 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+#: A topic's partition: (topic, partition).
+Where = tuple[str, int]
+
+
 def latencies(
-    sends: list[tuple[int, int, float]], commits: dict[int, list[tuple[float, int]]]
+    sends: list[tuple[Where, int, float]], commits: dict[Where, list[tuple[float, int]]]
 ) -> tuple[list[float], int]:
-    """Latency of each (partition, offset, sent_at) whose commit was seen, sorted; and how many
-    were not. ``commits[partition]`` is [(instant, committed offset)] in time order."""
+    """Latency of each (where, offset, sent_at) whose commit was seen, sorted; and how many
+    were not. ``commits[where]`` is [(instant, committed offset)] in time order."""
     found = []
     unseen = 0
     index = {p: [offset for _, offset in changes] for p, changes in commits.items()}
@@ -108,7 +113,7 @@ def latencies(
 async def drive(
     *,
     broker: str,
-    topic: str,
+    topics: dict[str, str],
     group: str,
     metrics_port: int,
     worker_pid: int,
@@ -117,23 +122,26 @@ async def drive(
     seconds: float,
     id_prefix: str,
 ) -> LatencyResult:
-    producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", enable_idempotence=True, linger_ms=5)
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    """Produce ``events`` at ``rate`` for ``seconds``, each to the topic of its type in ``topics``
+    (one topic for all, or one per type), and time each teacher event until a commit covers it."""
+    producer = AIOKafkaProducer(**connection_to(broker), acks="all", enable_idempotence=True, linger_ms=5)
+    admin = AIOKafkaAdminClient(**connection_to(broker))
     await producer.start()
     await admin.start()
-    commits: dict[int, list[tuple[float, int]]] = {}
+    commits: dict[Where, list[tuple[float, int]]] = {}
     flushes = 0
     stop = asyncio.Event()
+    names = set(topics.values())
 
     async def poll_commits() -> None:
         nonlocal flushes
-        last: dict[int, int] = {}
+        last: dict[Where, int] = {}
         previous_poll = time.time()
         while not stop.is_set():
             asked = time.time()
             offsets = await admin.list_consumer_group_offsets(group)
             seen = time.time()
-            committed = {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+            committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if tp.topic in names}
             moved = {p: o for p, o in committed.items() if o > last.get(p, -1)}
             if moved:
                 text = await asyncio.to_thread(metrics_text, metrics_port)
@@ -161,6 +169,7 @@ async def drive(
                 event = template | {"ts": now_ms, "event_id": f"{id_prefix}-{sent}"}
                 tracked = event["role"] == "teacher" and event["type"] != "registered"
                 handed = time.time()
+                topic = topics[str(event["type"])]
                 future = await producer.send(topic, orjson.dumps(event), key=str(event["user_id"]).encode())
                 pending.append((future, handed, tracked))
                 sent += 1
@@ -171,12 +180,14 @@ async def drive(
         sends = []
         for future, handed, tracked in pending:
             metadata = await future
+            where = (metadata.topic, metadata.partition)  # type: ignore[attr-defined]
             if tracked:
-                sends.append((metadata.partition, metadata.offset, handed))  # type: ignore[attr-defined]
-        ends: dict[int, int] = {}
+                sends.append((where, metadata.offset, handed))  # type: ignore[attr-defined]
+        ends: dict[Where, int] = {}
         for future, _, _ in pending:
             metadata = future.result()
-            ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)  # type: ignore[attr-defined]
+            where = (metadata.topic, metadata.partition)  # type: ignore[attr-defined]
+            ends[where] = max(ends.get(where, 0), metadata.offset + 1)  # type: ignore[attr-defined]
         deadline = time.time() + DRAIN_TIMEOUT_S
 
         def behind() -> bool:

@@ -41,7 +41,9 @@ def free_port() -> int:
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_")}
+    """The caller's environment without its SFERUM_* settings, but for the Kafka connection's
+    (SFERUM_KAFKA_*: TLS and SASL), which every child needs to reach the same broker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_") or k.startswith("SFERUM_KAFKA_")}
     return env | {"PYTHONWARNINGS": "ignore"} | extra
 
 

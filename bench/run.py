@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", action="store_true", help="produced→visible p50/p99 at a steady rate")
     parser.add_argument("--latency-rate", type=int, default=5_000, help="events/s for --latency")
     parser.add_argument("--latency-seconds", type=float, default=60.0, help="how long --latency produces")
+    parser.add_argument(
+        "--latency-topics",
+        choices=["one", "per-type"],
+        default="one",
+        help="--latency on one topic, or on one topic per event type (the default layout, merged by event time)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated events")
     parser.add_argument("--quix-python", help=f"a Python with quixstreams (default: this one, else {BENCH_VENV})")
     parser.add_argument(
@@ -268,18 +274,23 @@ class Bench:
         self.checked(watch([start(profiled)], timeout_s=self.timeout_s()), "W")
 
     def measure_latency(self, data: BenchData) -> lat.LatencyResult:
-        topic = f"{self.run_id}.latency"
-        settings = self.settings.model_copy(update={"input_topics": (topic,)})
-        asyncio.run(ensure_topics(settings, [topic]))
-        spec = self.worker_spec("lat", "lat", topic, drain=False)
-        self.say(f"latency: starting a worker on {topic}, then {self.args.latency_rate:,} events/s")
+        types = ("chat_created", "message_sent", "call", "registered")
+        if self.args.latency_topics == "one":
+            topics = dict.fromkeys(types, f"{self.run_id}.latency")
+        else:
+            topics = {t: f"{self.run_id}.latency-{t.replace('_', '-')}" for t in types}
+        names = tuple(dict.fromkeys(topics.values()))
+        settings = self.settings.model_copy(update={"input_topics": names})
+        asyncio.run(ensure_topics(settings, list(names)))
+        spec = self.worker_spec("lat", "lat", ",".join(names), drain=False)
+        self.say(f"latency: starting a worker on {', '.join(names)}, then {self.args.latency_rate:,} events/s")
         run = start(spec)
         try:
-            wait_ready(run, self.args.partitions)
+            wait_ready(run, self.args.partitions * len(names))
             result = asyncio.run(
                 lat.drive(
                     broker=self.args.broker,
-                    topic=topic,
+                    topics=topics,
                     group=f"{self.run_id}-lat",
                     metrics_port=spec.metrics_port or 0,
                     worker_pid=run.pid,

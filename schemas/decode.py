@@ -1,13 +1,14 @@
 """Decode one Kafka message (or NDJSON line) into an ``Event`` or a ``Rejection``.
 
 Bad input is a value, not an exception: ``decode`` never raises on any bytes. The checks follow
-the event contract of SPEC.md (schema_version 1); the JSON Schema files in ``schemas/json``
+the event contract (docs/events.md, schema_version 1); the JSON Schema files in ``schemas/json``
 describe the same contract for producers, and a test keeps both in step.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Final, Literal
 
 import msgspec
@@ -139,8 +140,26 @@ def decode(
     max_bytes: int = 64 * 1024,
     key: bytes | None = None,
     check_key: bool = False,
+    pseudonym: Callable[[str], str] | None = None,
 ) -> Event | Rejection:
-    """Validate one message. ``key``/``check_key``: the Kafka key must equal ``user_id``."""
+    """Validate one message. ``key``/``check_key``: the Kafka key must equal ``user_id`` (the id as
+    sent). ``pseudonym``: applied to the ``user_id`` of a person (not of a school or municipality)
+    once the message is valid (``schemas.pseudonym``); a rejection carries no id."""
+    result = _decode(raw, now_ms, future_tolerance_ms, max_bytes, key, check_key)
+    if pseudonym is not None and isinstance(result, Event) and result.role in PERSON_ROLES:
+        return msgspec.structs.replace(result, user_id=pseudonym(result.user_id))
+    return result
+
+
+def _decode(
+    raw: bytes | bytearray | memoryview | str,
+    now_ms: int,
+    future_tolerance_ms: int,
+    max_bytes: int,
+    key: bytes | None,
+    check_key: bool,
+) -> Event | Rejection:
+    """The fast path for what looks like a valid event, the full checks for the rest."""
     if len(raw) > max_bytes:
         return _reject("too_large", f"{len(raw)} bytes, more than {max_bytes}")
     if (

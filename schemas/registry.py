@@ -14,6 +14,9 @@ from datetime import date
 from pathlib import Path
 
 MAX_FIELD_CHARS = 1000
+#: Columns that hold a person's id: pseudonymised at load when a key is set (``schemas.pseudonym``),
+#: as the same ids are in events. Schools, municipalities and regions keep their ids.
+PERSON_ID_COLUMNS = frozenset({"teacher_id", "student_id", "staff_id"})
 
 
 class RegistryError(ValueError):

@@ -1,15 +1,19 @@
 """ClickHouse sink: schema, idempotent writes of pending rows, and queries. clickhouse-connect only.
 
 The DSN selects the engine: ``chdb:///abs/path`` is the embedded ClickHouse (one process may
-open a data directory at a time), ``http(s)://user:pass@host:8123`` a server. The client is
-synchronous; the worker calls it from one thread so the event loop keeps running.
+open a data directory at a time), ``http(s)://host:port`` a server, whose user and password come
+with ``StoreCredentials`` (or, still accepted, in the DSN) and whose certificate is checked
+against the system's CAs or the given CA file. No message of this module shows a password. The
+client is synchronous; the worker calls it from one thread so the event loop keeps running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -34,6 +38,26 @@ TEACHER_WEEK_COLUMNS = (
 REGISTRATION_COLUMNS = ("role", "user_id", "registered_by", "ts", "event_id")
 _DB = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TZ = re.compile(r"^[A-Za-z0-9_+\-/]+$")
+
+
+@dataclass(frozen=True)
+class StoreCredentials:
+    """How to log in to a ClickHouse server: its user and password, and the CA file of an https
+    one. The password is left out of the repr."""
+
+    user: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: Path | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.user:
+            options["username"] = self.user
+        if self.password:
+            options["password"] = self.password
+        if self.ca_file is not None:
+            options["ca_cert"] = str(self.ca_file)
+        return options
 
 
 class StoreError(RuntimeError):
@@ -69,15 +93,37 @@ def _has_sql(chunk: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
 
 
-def open_client(dsn: str) -> Client:
+def open_client(dsn: str, credentials: StoreCredentials | None = None) -> Client:
     """A clickhouse-connect client for a DSN; creates the directory of an embedded store."""
     parsed = urlparse(dsn)
+    options = credentials.client_options() if credentials is not None else {}
+    if parsed.scheme == "https":
+        # clickhouse-connect takes TLS from its interface or a port 443/8443, not from the DSN's
+        # scheme: without this, https://host:9440 would be spoken to in plain HTTP
+        options["interface"] = "https"
     try:
         if parsed.scheme == "chdb":
             Path(parsed.path).mkdir(parents=True, exist_ok=True)
-        return clickhouse_connect.get_client(dsn=dsn)
+        with _driver_warnings_held():
+            return clickhouse_connect.get_client(dsn=dsn, **options)
     except Exception as exc:  # the driver raises several families; all mean "cannot open"
-        raise StoreError(f"cannot open the store {redact(dsn)}: {first_line(exc)}") from exc
+        secrets = [s for s in (parsed.password, credentials.password if credentials else "") if s]
+        raise StoreError(f"cannot open the store {redact(dsn)}: {scrub(first_line(exc), secrets)}") from None
+
+
+@contextlib.contextmanager
+def _driver_warnings_held() -> Iterator[None]:
+    """While connecting, the driver's and urllib3's warnings (a retry, a refused certificate) are
+    held back: the ``StoreError`` raised on failure says the same in one line."""
+    loggers = [logging.getLogger(name) for name in ("clickhouse_connect", "urllib3")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def redact(dsn: str) -> str:
@@ -89,6 +135,13 @@ def redact(dsn: str) -> str:
     return dsn
 
 
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """The text with every secret in it replaced (a driver may quote a URL or a header)."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
@@ -98,9 +151,16 @@ class ClickHouseSink:
     """Owns one client. Not thread-safe: call it from one thread at a time."""
 
     def __init__(
-        self, *, dsn: str, database: str, timezone: str = "Europe/Moscow", levels: tuple[float, float] = (0.30, 0.70)
+        self,
+        *,
+        dsn: str,
+        database: str,
+        timezone: str = "Europe/Moscow",
+        levels: tuple[float, float] = (0.30, 0.70),
+        credentials: StoreCredentials | None = None,
     ) -> None:
         self.dsn = dsn
+        self.credentials = credentials
         self.database = database
         self.timezone = timezone
         self.levels = levels
@@ -109,7 +169,7 @@ class ClickHouseSink:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = open_client(self.dsn)
+            self._client = open_client(self.dsn, self.credentials)
         return self._client
 
     def ensure_schema(self) -> None:
@@ -153,7 +213,7 @@ class ClickHouseSink:
             raise
         except Exception as exc:
             self.reset()
-            raise StoreError(f"write to {redact(self.dsn)} failed: {first_line(exc)}") from exc
+            raise StoreError(f"write to {redact(self.dsn)} failed: {self._message(exc)}") from exc
         return len(rows)
 
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
@@ -161,7 +221,7 @@ class ClickHouseSink:
         try:
             return client.query(sql, parameters=parameters).result_rows
         except Exception as exc:
-            raise QueryError(first_line(exc)) from exc
+            raise QueryError(self._message(exc)) from exc
 
     def raw(self, sql: str, fmt: str) -> bytes:
         """The result in any ClickHouse output format, as bytes."""
@@ -169,7 +229,12 @@ class ClickHouseSink:
         try:
             return client.raw_query(sql, fmt=fmt)
         except Exception as exc:
-            raise QueryError(first_line(exc)) from exc
+            raise QueryError(self._message(exc)) from exc
+
+    def _message(self, exc: BaseException) -> str:
+        """The first line of a driver's error, without the password."""
+        secrets = [urlparse(self.dsn).password or "", self.credentials.password if self.credentials else ""]
+        return scrub(first_line(exc), [s for s in secrets if s])
 
     def reset(self) -> None:
         """Drop the client so the next call reconnects (after a failure)."""

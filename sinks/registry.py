@@ -8,11 +8,12 @@ the older snapshots. Loading a registry never requires reprocessing events.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from schemas.registry import FILES, RegistryError, RegistryFile, read_rows
+from schemas.pseudonym import Pseudonym
+from schemas.registry import FILES, PERSON_ID_COLUMNS, RegistryError, RegistryFile, read_rows
 from sinks.clickhouse import ClickHouseSink
 from sinks.kpi import drop_snapshot_rows, refresh_kpi
 
@@ -24,16 +25,22 @@ def current_snapshot_sql(database: str) -> str:
 
 
 def load_registry(
-    sink: ClickHouseSink, directory: Path, on_progress: Callable[[str, int], None] = lambda f, n: None
+    sink: ClickHouseSink,
+    directory: Path,
+    on_progress: Callable[[str, int], None] = lambda f, n: None,
+    *,
+    pseudonym: Pseudonym | None = None,
 ) -> tuple[int, dict[str, int]]:
-    """Load every file; returns (snapshot, rows per file). Raises RegistryError, loading nothing."""
+    """Load every file; returns (snapshot, rows per file). Raises RegistryError, loading nothing.
+    ``pseudonym``: applied to every person id (``PERSON_ID_COLUMNS``), as the worker applies it
+    to the ids of events, so the joins match."""
     db = sink.database
     sink.ensure_schema()
     snapshot = _next_snapshot(sink)
     counts: dict[str, int] = {}
     try:
         for spec in FILES:
-            counts[spec.name] = _insert_file(sink, directory, spec, snapshot, on_progress)
+            counts[spec.name] = _insert_file(sink, directory, spec, snapshot, on_progress, pseudonym)
         for spec in FILES:
             _check(sink, spec, snapshot)
         refresh_kpi(sink, snapshot=snapshot)  # every week, before the snapshot becomes current
@@ -74,9 +81,17 @@ def _drop_snapshot(sink: ClickHouseSink, snapshot: int) -> None:
 
 
 def _insert_file(
-    sink: ClickHouseSink, directory: Path, spec: RegistryFile, snapshot: int, on_progress: Callable[[str, int], None]
+    sink: ClickHouseSink,
+    directory: Path,
+    spec: RegistryFile,
+    snapshot: int,
+    on_progress: Callable[[str, int], None],
+    pseudonym: Pseudonym | None,
 ) -> int:
     rows = read_rows(directory, spec)
+    people = [i + 1 for i, column in enumerate(spec.columns) if column in PERSON_ID_COLUMNS]  # after the line
+    if pseudonym is not None and people:
+        rows = _pseudonymised(rows, people, pseudonym)
     total = 0
     while chunk := list(islice(rows, CHUNK_ROWS)):
         sink.client.insert(
@@ -87,6 +102,13 @@ def _insert_file(
         total += len(chunk)
         on_progress(spec.name, len(chunk))
     return total
+
+
+def _pseudonymised(
+    rows: Iterator[tuple[object, ...]], people: list[int], pseudonym: Pseudonym
+) -> Iterator[tuple[object, ...]]:
+    for row in rows:
+        yield tuple(pseudonym(str(v)) if i in people else v for i, v in enumerate(row))
 
 
 def _check(sink: ClickHouseSink, spec: RegistryFile, snapshot: int) -> None:

@@ -68,7 +68,7 @@ def build_app(
     metrics = Metrics(registry, topics=settings.consumed_topics, clock=clock)
     gauges = RegionKpiGauges(calendar, clock=clock)
     registry.register(gauges)
-    store = WorkerStore(ClickHouseSink(**settings.sink_options), calendar)
+    store = WorkerStore(ClickHouseSink(**settings.sink_options), calendar, metrics)
     runner = Runner(settings, store=store, metrics=metrics, gauges=gauges, clock=clock)
     metrics.clock.lag_source = runner.consumer_lag
 
@@ -101,7 +101,7 @@ def build_app(
                 log.warning("the last refresh of the indicators did not finish in %.0f s", STOP_REFRESH_S)
             await store.close()
 
-    @app.timer(interval=settings.kpi_refresh_interval_s)
+    @app.timer(interval=settings.kpi_refresh_interval_s)  # type: ignore[untyped-decorator]  # Faust's
     async def refresh_indicators() -> None:
         regions = await store.teacher_regions()
         if regions is not None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from schemas.decode import REASONS, Event, Rejection, decode
+from schemas.pseudonym import pseudonymizer
 from stream.core import (
     COUNTED,
     COUNTED_ROLES,
@@ -172,8 +173,11 @@ def decode_records(
     settings: Settings,
     check_key: bool,
 ) -> list[Decoded]:
+    """Decode each record; with ``SFERUM_ID_KEY`` set, person ids come out pseudonymised: this is
+    the one place of the worker and replay where they are."""
     future_ms = settings.future_tolerance_ms
     max_bytes = settings.max_event_bytes
+    pseudonym = pseudonymizer(settings.id_key_bytes)
     return [
         Decoded(
             record,
@@ -184,6 +188,7 @@ def decode_records(
                 max_bytes=max_bytes,
                 key=record.key,
                 check_key=check_key,
+                pseudonym=pseudonym,
             ),
         )
         for record in records

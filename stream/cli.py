@@ -168,6 +168,7 @@ def load_registry_command(
     store: StoreOpt = None,
 ) -> None:
     """Load the registry CSVs as a new snapshot, atomically (nothing is loaded if any check fails)."""
+    from schemas.pseudonym import pseudonymizer
     from schemas.registry import RegistryError
     from sinks.clickhouse import ClickHouseSink
     from sinks.registry import load_registry
@@ -178,13 +179,40 @@ def load_registry_command(
     sink = ClickHouseSink(**settings.sink_options)
     with clear_errors():
         try:
-            snapshot, counts = load_registry(sink, directory)
+            snapshot, counts = load_registry(sink, directory, pseudonym=pseudonymizer(settings.id_key_bytes))
         except RegistryError as exc:
             fail(str(exc), 2)
         finally:
             sink.close()
     rows = ", ".join(f"{n} {name.removesuffix('.csv')}" for name, n in counts.items())
     out.print(f"registry snapshot {snapshot} loaded: {rows}", markup=False, highlight=False)
+
+
+@app.command("access-sql")
+def access_sql(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Also the role and row policies of this region (repeatable).")
+    ] = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", help="Grant the region's role to this existing ClickHouse user (one --region)."),
+    ] = None,
+) -> None:
+    """Print the SQL of the least-privilege roles, grants and per-region row policies, for a
+    ClickHouse server (e.g. | clickhouse-client --multiquery); see docs/security.md."""
+    from sinks.access import AccessError, base_statements, region_statements
+
+    settings = settings_from()
+    regions, accounts = region or [], account or []
+    if accounts and len(regions) != 1:
+        fail("--account needs exactly one --region")
+    try:
+        statements = base_statements(settings.database)
+        for region_id in regions:
+            statements += region_statements(settings.database, region_id, accounts)
+    except AccessError as exc:
+        fail(str(exc))
+    sys.stdout.write("".join(f"{statement};\n" for statement in statements))
 
 
 @app.command()

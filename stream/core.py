@@ -8,7 +8,10 @@ reads only the event and the user's state, so a worker over any number of partit
 
 * an event is **late** when its week ended at least ``allowed_lateness`` before the user's
   stream time (or when its week was dropped already, under a smaller lateness); it changes
-  nothing;
+  nothing. A registration is never late: it keeps no week open, and "registered by week W" is
+  defined by its ``ts``, so one that arrives weeks late is still the truth about every week
+  since (its row in ``registrations`` is keyed by role, user and id, so a second delivery
+  replaces it); only in an open week is its id kept, as any event's;
 * otherwise it is a **duplicate** when the user has an event with the same ``event_id`` in a week
   that is still open (ended less than ``allowed_lateness`` before the stream time): the same id
   counts once, whatever ``ts`` the second delivery carries; it changes nothing;
@@ -136,7 +139,10 @@ def apply_user_events(state: UserState, events: Iterable[Event], policy: Policy)
         week = calendar.week_of(event.ts)
         horizon = state.stream_time - lateness
         if calendar.week_end_ms(week) <= max(horizon, state.closed_until):
-            result.outcomes.append(LATE)
+            if event.type == "registered":
+                _register(state, event, result)  # never late; no week state to keep
+            else:
+                result.outcomes.append(LATE)
             continue
         hashed = id_hash(event.event_id)
         week_state = weeks.get(week)
@@ -150,12 +156,10 @@ def apply_user_events(state: UserState, events: Iterable[Event], policy: Policy)
         if week_state is None:
             week_state = weeks[week] = WeekState()
         week_state.ids.add(hashed)
-        result.outcomes.append(COUNTED)
         if event.type == "registered":
-            if event.role == "teacher" and (state.teacher_since < 0 or event.ts < state.teacher_since):
-                state.teacher_since = event.ts
-            result.registrations.append(event)
+            _register(state, event, result)
             continue
+        result.outcomes.append(COUNTED)
         if event.role == "teacher":
             if week_state.teacher is None:
                 week_state.teacher = Counters()
@@ -170,6 +174,13 @@ def apply_user_events(state: UserState, events: Iterable[Event], policy: Policy)
             _count(week_state.staff, event)
             result.touched_staff_weeks.add(week)
     return result
+
+
+def _register(state: UserState, event: Event, result: UserBatchResult) -> None:
+    result.outcomes.append(COUNTED)
+    if event.role == "teacher" and (state.teacher_since < 0 or event.ts < state.teacher_since):
+        state.teacher_since = event.ts
+    result.registrations.append(event)
 
 
 def _seen_elsewhere(state: UserState, week: int, hashed: int, horizon: int, calendar: WeekCalendar) -> bool:

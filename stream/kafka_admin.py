@@ -1,22 +1,40 @@
-"""Topic creation and offset look-ups with aiokafka: the worker's set-up and ``--drain``'s check."""
+"""Topic creation and offset look-ups with aiokafka: the worker's set-up and ``--drain``'s check;
+and ``reaching_broker``, which turns a first connection that fails (unreachable, refused
+credentials, an untrusted certificate, a listener of another protocol) into one line."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from stream.kafka.clients import connection
 from stream.settings import ConfigError, Settings
 
 REQUEST_TIMEOUT_MS = 15_000
+_TLS_REASON = re.compile(r"certificate verify failed: ([^(]+)")
 
 
 class BrokerUnavailable(RuntimeError):
-    """The broker did not answer; the message names it."""
+    """The broker did not answer, or refused this client; the message names it and says why."""
+
+
+class _LastError(logging.Handler):
+    """Keeps the last error aiokafka logged while connecting: the reason its exception lacks."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.text = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        kinds = [type(arg).__name__ for arg in args if isinstance(arg, BaseException)]
+        self.text = " ".join([record.getMessage(), *kinds])
 
 
 @contextlib.asynccontextmanager
@@ -24,20 +42,64 @@ async def reaching_broker(settings: Settings) -> AsyncIterator[None]:
     """Turn a failed bootstrap into ``BrokerUnavailable``; aiokafka's own error log is held back,
     since the message raised here says the same in one line."""
     log = logging.getLogger("aiokafka")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
+    level, propagate = log.level, log.propagate
+    last = _LastError()
+    log.setLevel(logging.ERROR)
+    log.propagate = False
+    log.addHandler(last)
     try:
         yield
     except KafkaConnectionError:
-        raise BrokerUnavailable(f"cannot reach the Kafka broker at {settings.broker_bootstrap}") from None
+        raise BrokerUnavailable(why_unreachable(settings, last.text)) from None
     finally:
+        log.removeHandler(last)
         log.setLevel(level)
+        log.propagate = propagate
+
+
+def why_unreachable(settings: Settings, logged: str) -> str:
+    """One line for a bootstrap that failed, from what aiokafka logged about it. It names the
+    settings to check; it never repeats a password (aiokafka's messages hold none either)."""
+    where = f"the Kafka broker at {settings.broker_bootstrap}"
+    protocol = settings.kafka_security_protocol
+    if "SaslAuthenticationFailed" in logged or "Authentication failed" in logged:
+        return (
+            f"{where} refused the credentials of user {settings.kafka_username!r} ({settings.kafka_sasl_mechanism}): "
+            "check SFERUM_KAFKA_USERNAME and SFERUM_KAFKA_PASSWORD"
+        )
+    if "UnsupportedSaslMechanism" in logged:
+        return f"{where} does not offer SASL mechanism {settings.kafka_sasl_mechanism} (SFERUM_KAFKA_SASL_MECHANISM)"
+    if "CERTIFICATE_VERIFY_FAILED" in logged:
+        found = _TLS_REASON.search(logged)
+        reason = found.group(1).strip() if found else "certificate verify failed"
+        if "mismatch" in reason:
+            return f"the TLS certificate of {where} is not valid for that address ({reason}): check SFERUM_BROKER"
+        return f"the TLS certificate of {where} is not trusted ({reason}): check SFERUM_KAFKA_CA_FILE"
+    if "WRONG_VERSION_NUMBER" in logged or "record layer failure" in logged:
+        return f"{where} does not speak TLS there: check SFERUM_KAFKA_SECURITY_PROTOCOL ({protocol}) and the port"
+    if "closed" in logged or "reset" in logged.lower():
+        if protocol == "PLAINTEXT":
+            return (
+                f"{where} closed the connection: the listener may need TLS "
+                "(SFERUM_KAFKA_SECURITY_PROTOCOL=SASL_SSL or SSL)"
+            )
+        if protocol == "SSL":
+            return (
+                f"{where} closed the connection after TLS: the listener may need a client certificate "
+                "(SFERUM_KAFKA_CERT_FILE) or SASL (SFERUM_KAFKA_SECURITY_PROTOCOL=SASL_SSL)"
+            )
+        return f"{where} closed the connection: check SFERUM_KAFKA_SECURITY_PROTOCOL ({protocol}) and the port"
+    return f"cannot reach {where}"
 
 
 async def _start_admin(settings: Settings) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
-    async with reaching_broker(settings):
-        await admin.start()
+    admin = AIOKafkaAdminClient(**connection(settings, request_timeout_ms=REQUEST_TIMEOUT_MS))
+    try:
+        async with reaching_broker(settings):
+            await admin.start()
+    except BaseException:
+        await admin.close()  # a failed start leaves its connections open
+        raise
     return admin
 
 
@@ -98,8 +160,9 @@ async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPa
         if item.get("error_code", 0) == 0
         for p in item.get("partitions", ())
     ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(**connection(settings, request_timeout_ms=REQUEST_TIMEOUT_MS))
+    async with reaching_broker(settings):
+        await consumer.start()
     try:
         begin = await consumer.beginning_offsets(tps)
         end = await consumer.end_offsets(tps)

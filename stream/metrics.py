@@ -150,6 +150,24 @@ class Metrics:
             "Seconds a partition's records were held back for an input topic that was behind.",
             registry=registry,
         )
+        self.kpi_refreshes = Counter(
+            "sferum_kpi_refreshes",
+            "Refreshes of the stored indicators (kpi_unit_week) from the earliest week changed since the last one.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.kpi_refresh_seconds = Histogram(
+            "sferum_kpi_refresh_duration_seconds",
+            "Time of one refresh of the stored indicators.",
+            buckets=FLUSH_BUCKETS_S,
+            registry=registry,
+        )
+        self.kpi_current_as_of = Gauge(
+            "sferum_kpi_current_as_of_timestamp_seconds",
+            "Unix time up to which the stored indicators reflect every row this worker wrote: the start of "
+            "its last successful refresh, or of a check that found nothing new to refresh.",
+            registry=registry,
+        )
         self.clock = PartitionClock(clock=clock)
         registry.register(self.clock)
         # Every label value exists from the start, so rate() and absent() work before the first event.
@@ -162,6 +180,8 @@ class Metrics:
             self.rejected.labels(reason)
         for stage in ("store", "transaction"):
             self.flush_failures.labels(stage)
+        for outcome in ("ok", "failed"):
+            self.kpi_refreshes.labels(outcome)
         for topic in topics:
             self.offset_gaps.labels(topic)
 

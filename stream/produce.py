@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from stream.kafka.clients import connection
 from stream.kafka_admin import ensure_topics, reaching_broker
 from stream.ndjson import iter_lines, routing_of
 from stream.settings import Settings
@@ -36,7 +37,7 @@ async def produce_files(
     targets = [topic] if topic else [*settings.topic_names.values(), settings.consumed_topics[0]]
     await ensure_topics(settings, targets)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.broker_bootstrap,
+        **connection(settings),
         enable_idempotence=True,  # retries neither duplicate nor reorder a user's events
         acks="all",
         linger_ms=20,

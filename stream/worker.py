@@ -46,8 +46,21 @@ class _Worker(faust.Worker):
         logger.setLevel(self._level)
 
 
+class _CoordinatorStarting(logging.Filter):
+    """aiokafka logs at ERROR each time it asks for the group's coordinator and the broker has none
+    yet (a new broker creating ``__consumer_offsets``, or one restarting); it retries by itself,
+    and a group that never forms shows as no assigned partitions. Kept, at INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "GroupCoordinatorNotAvailableError" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger().isEnabledFor(logging.INFO)  # handlers may pass any level
+        return True
+
+
 def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNING) -> int:
     """Run until stopped (SIGINT/SIGTERM) or, with ``drain``, until drained. Returns the exit code."""
+    logging.getLogger("aiokafka.consumer.group_coordinator").addFilter(_CoordinatorStarting())
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     targets = asyncio.run(prepare(settings))
     app, runner = build_app(settings)
@@ -56,7 +69,7 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
     if drain:
         log.info("draining %d partitions up to %d messages", len(targets), sum(e - b for b, e in targets.values()))
 
-        @app.timer(interval=DRAIN_CHECK_INTERVAL_S)
+        @app.timer(interval=DRAIN_CHECK_INTERVAL_S)  # type: ignore[untyped-decorator]  # Faust's
         async def check_drained() -> None:
             applied = runner.applied()
             mine = {tp: offsets for tp, offsets in targets.items() if tp in applied}

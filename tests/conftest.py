@@ -21,6 +21,9 @@ from tests.support.ports import port_open
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
 TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "19092"))
+#: The test broker's secure listeners (deploy/local/kafka.sh): SASL_SSL and SSL with client certificates.
+TEST_KAFKA_SASL_SSL_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_SASL_SSL_PORT", str(TEST_KAFKA_PORT + 2)))
+TEST_KAFKA_SSL_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_SSL_PORT", str(TEST_KAFKA_PORT + 3)))
 CLI = [sys.executable, "-m", "stream"]
 
 
@@ -44,7 +47,7 @@ def _is_kafka(address: str) -> bool:
 def broker() -> Iterator[str]:
     """host:port of a running Kafka broker (started here if needed, stopped if started here). A port
     taken by something that is not a Kafka broker is a failure, not a broker."""
-    env = os.environ | {"SFERUM_KAFKA_PORT": str(TEST_KAFKA_PORT)}
+    env = os.environ | kafka_sh_env()
     address = f"127.0.0.1:{TEST_KAFKA_PORT}"
     started = False
     if not port_open("127.0.0.1", TEST_KAFKA_PORT):
@@ -57,6 +60,44 @@ def broker() -> Iterator[str]:
     yield address
     if started:
         subprocess.run(["bash", str(KAFKA_SH), "stop"], env=env, capture_output=True)
+
+
+def kafka_sh_env() -> dict[str, str]:
+    """deploy/local/kafka.sh's settings for the test broker, its secure listeners included."""
+    return {
+        "SFERUM_KAFKA_PORT": str(TEST_KAFKA_PORT),
+        "SFERUM_KAFKA_SASL_SSL_PORT": str(TEST_KAFKA_SASL_SSL_PORT),
+        "SFERUM_KAFKA_SSL_PORT": str(TEST_KAFKA_SSL_PORT),
+    }
+
+
+def _client_env(kind: str) -> dict[str, str]:
+    result = subprocess.run(
+        ["bash", str(KAFKA_SH), "client-env", kind],
+        env=os.environ | {"SFERUM_KAFKA_PORT": str(TEST_KAFKA_PORT)},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"the test broker has no {kind} listener ({result.stderr.strip()}): start it with deploy/local/test.sh, "
+            "or deploy/local/kafka.sh start --fresh with SFERUM_KAFKA_SASL_SSL_PORT and SFERUM_KAFKA_SSL_PORT",
+            pytrace=False,
+        )
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="session")
+def secure_broker(broker: str) -> dict[str, dict[str, str]]:
+    """The SFERUM_* client settings of the test broker's secure listeners, by kind: ``sasl_ssl``
+    (SCRAM-SHA-512, password from a file, the local CA) and ``ssl`` (client certificate with an
+    encrypted key). A broker without them is a failure, not a skip."""
+    envs = {kind: _client_env(kind) for kind in ("sasl_ssl", "ssl")}
+    for kind, env in envs.items():
+        host, port = env["SFERUM_BROKER"].rsplit(":", 1)
+        if not port_open(host, int(port)):
+            pytest.fail(f"the test broker's {kind} listener {env['SFERUM_BROKER']} does not answer", pytrace=False)
+    return envs
 
 
 #: The seed each fault scenario ran with in this session, printed at its end.

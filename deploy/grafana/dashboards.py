@@ -1232,6 +1232,16 @@ def ingestion_board() -> Board:
             w=8,
         ).description("SferumLastFlushTooOld fires above 5 minutes on a worker with work to flush."),
         per_worker_stat(
+            "Age of the stored indicators",
+            "s",
+            promql(f"time() - sferum_kpi_current_as_of_timestamp_seconds{{{JOB}}}", "{{instance}}", instant=True),
+            thresholds(GREEN, (120, YELLOW), (600, RED)),
+            w=8,
+        ).description(
+            "How far kpi_unit_week (what the boards read) lags behind the rows each worker wrote; refreshed "
+            "every SFERUM_KPI_REFRESH_INTERVAL_S (30 s). SferumIndicatorsStale fires above 10 minutes."
+        ),
+        per_worker_stat(
             "Assigned partitions per worker",
             "short",
             promql(f"sum by (instance) (sferum_assigned_partitions{{{JOB}}})", "{{instance}}", instant=True),

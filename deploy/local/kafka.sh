@@ -4,10 +4,17 @@
 # `mvn dependency:copy-dependencies` (deploy/local/kafka/pom.xml) into a cache outside the repo.
 #
 # usage: kafka.sh fetch | start [--fresh] | stop | restart | kill | status
-#                 | bootstrap-servers | tool CLASS [ARGS...]
+#                 | bootstrap-servers | client-env [sasl_ssl|ssl] | tool CLASS [ARGS...]
 # env:   KAFKA_VERSION (4.2.0), SFERUM_KAFKA_PORT (9092), SFERUM_KAFKA_CONTROLLER_PORT (PORT+1),
+#        SFERUM_KAFKA_SASL_SSL_PORT, SFERUM_KAFKA_SSL_PORT (secure listeners, off when unset),
 #        SFERUM_KAFKA_CACHE, SFERUM_KAFKA_DATA, KAFKA_HEAP_OPTS (-Xmx512m),
 #        SFERUM_KAFKA_START_TIMEOUT (90 s), JAVA_HOME
+#
+# Secure listeners (docs/security.md): with SFERUM_KAFKA_SASL_SSL_PORT the broker also listens
+# with SASL_SSL (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN; user `sferum`, created at format time), with
+# SFERUM_KAFKA_SSL_PORT with SSL and required client certificates. A CA and the certificates are
+# made in the data dir at the first start; `client-env` prints a client's SFERUM_* settings. The
+# ports are remembered in the data dir: a later start or restart without them keeps the listeners.
 set -euo pipefail
 
 SUPPORT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kafka
@@ -18,18 +25,38 @@ PORT=${SFERUM_KAFKA_PORT:-9092}
 CPORT=${SFERUM_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
 DATA=${SFERUM_KAFKA_DATA:-$CACHE/run-$PORT}
 PROPS=$DATA/server.properties
+SEC=$DATA/security
+SECURE_PORTS=$DATA/secure-ports.env
 PIDFILE=$DATA/kafka.pid
 OUT=$DATA/kafka.out          # JVM stdout/stderr; log4j writes $DATA/server.log
 START_TIMEOUT=${SFERUM_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=30
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 FETCH_TMP=
+SUPPORT_DIR=$SUPPORT
 
 say() { echo "kafka.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 usage() {
-  echo "usage: kafka.sh {fetch|start [--fresh]|stop|restart|kill|status|bootstrap-servers|tool CLASS [ARGS...]}" >&2
+  echo "usage: kafka.sh {fetch|start [--fresh]|stop|restart|kill|status|bootstrap-servers|client-env [sasl_ssl|ssl]" \
+    "|tool CLASS [ARGS...]}" >&2
   exit 2
+}
+
+# shellcheck source=deploy/local/kafka/security.sh
+. "$SUPPORT_DIR/security.sh"
+
+# The secure listeners' ports: from the environment, else as the data dir remembers them.
+secure_ports() {
+  SASL_PORT=${SFERUM_KAFKA_SASL_SSL_PORT-}
+  SSL_PORT=${SFERUM_KAFKA_SSL_PORT-}
+  if [[ -z ${SFERUM_KAFKA_SASL_SSL_PORT+set}${SFERUM_KAFKA_SSL_PORT+set} && -f $SECURE_PORTS ]]; then
+    # shellcheck disable=SC1090
+    . "$SECURE_PORTS"
+  fi
+  for p in "$SASL_PORT" "$SSL_PORT"; do
+    [[ -z $p || $p =~ ^[0-9]+$ ]] || die "bad port $p"
+  done
 }
 
 # A CLI tool JVM (StorageTool, TopicCommand, console clients): small heap and C1-only JIT,
@@ -89,7 +116,8 @@ start() {
     stop
   fi
   fetch
-  for p in "$PORT" "$CPORT"; do
+  secure_ports
+  for p in "$PORT" "$CPORT" $SASL_PORT $SSL_PORT; do
     port_open "$p" && die "port $p is in use by another process (not a broker from this script)"
   done
   if [[ $fresh && -d $DATA ]]; then
@@ -99,8 +127,25 @@ start() {
     rm -rf "$DATA"
   fi
   mkdir -p "$DATA"
-  sed -e "s|@PORT@|$PORT|g" -e "s|@CPORT@|$CPORT|g" -e "s|@DATA@|$DATA|g" \
-    "$SUPPORT/server.properties.in" >"$PROPS"
+  (
+    umask 077  # with secure listeners it holds the keystore password
+    sed -e "s|@PORT@|$PORT|g" -e "s|@CPORT@|$CPORT|g" -e "s|@DATA@|$DATA|g" \
+      "$SUPPORT/server.properties.in" >"$PROPS"
+  )
+  local scram=()
+  if [[ -n $SASL_PORT$SSL_PORT ]]; then
+    if [[ -f $DATA/kraft-logs/meta.properties && -n $SASL_PORT && ! -f $SEC/.complete ]]; then
+      die "$DATA was formatted without the SASL user: start it with --fresh to add the SASL_SSL listener"
+    fi
+    make_security_material
+    # The secure listeners replace the template's listener lines.
+    sed -i -e '/^listeners=/d' -e '/^advertised.listeners=/d' -e '/^listener.security.protocol.map=/d' "$PROPS"
+    security_properties >>"$PROPS"
+    printf 'SASL_PORT=%s\nSSL_PORT=%s\n' "$SASL_PORT" "$SSL_PORT" >"$SECURE_PORTS"
+    if [[ -n $SASL_PORT ]]; then mapfile -t scram < <(scram_format_args); fi
+  else
+    rm -f "$SECURE_PORTS"
+  fi
 
   if [[ ! -f $DATA/kraft-logs/meta.properties ]]; then
     # Static voters (controller.quorum.voters) => format with just a cluster id; --standalone
@@ -111,7 +156,7 @@ start() {
     cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
     cluster_id=${cluster_id/#-/A}
     say "formatting storage (cluster id $cluster_id)"
-    tool kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$PROPS" >>"$OUT" 2>&1 \
+    tool kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$PROPS" "${scram[@]}" >>"$OUT" 2>&1 \
       || { tail -n 20 "$OUT" >&2; die "storage format failed"; }
   fi
 
@@ -146,7 +191,10 @@ start() {
     fi
     sleep 0.5
   done
-  say "ready on 127.0.0.1:$PORT (pid $(<"$PIDFILE"), $((SECONDS - t0))s)"
+  local extra=""
+  [[ -n $SASL_PORT ]] && extra+=", SASL_SSL on $SASL_PORT"
+  [[ -n $SSL_PORT ]] && extra+=", SSL on $SSL_PORT"
+  say "ready on 127.0.0.1:$PORT$extra (pid $(<"$PIDFILE"), $((SECONDS - t0))s)"
 }
 
 # signal_and_wait SIGNAL SECONDS: send SIGNAL, wait up to SECONDS for the JVM to be gone.
@@ -183,6 +231,10 @@ case $cmd in
   status)
     if running; then echo "running (pid $(<"$PIDFILE")) on 127.0.0.1:$PORT"; else echo "not running"; exit 1; fi ;;
   bootstrap-servers) echo "127.0.0.1:$PORT" ;;
+  client-env)   # e.g. env $(kafka.sh client-env sasl_ssl) sferum-kpi worker
+    secure_ports
+    [[ -f $SEC/.complete ]] || die "no TLS material in $SEC: start the broker with a secure listener first"
+    client_env "$@" ;;
   tool)   # run a Kafka CLI class against the cached jars, e.g. tool org.apache.kafka.tools.TopicCommand ...
     [[ $# -gt 0 ]] || usage
     fetch; tool "$@" ;;

@@ -13,10 +13,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${SFERUM_VENV:-$ROOT/.venv}
 DEMO=${SFERUM_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/sferum-kpi/demo}
 KPI=("$VENV/bin/sferum-kpi" --log-level warning)
-# The demo replays eight weeks at once through one mixed topic: Kafka then keeps every user's
-# events in order. (With the four per-type topics a backfill of weeks can let one topic run
-# ahead of another by more than the lateness; see the README, "Lateness".)
-export SFERUM_INPUT_TOPICS=${SFERUM_INPUT_TOPICS:-sferum.events}
+# The demo produces eight weeks at once through the four default topics (one per event type):
+# the worker applies them in event-time order (docs/events.md).
 say() { echo "run.sh: $*" >&2; }
 
 if [[ -s $DEMO/events.ndjson && ! -f $DEMO/registry/staff.csv ]]; then
@@ -31,7 +29,7 @@ if [[ ! -s $DEMO/events.ndjson ]]; then
   "${KPI[@]}" generate --profile orel "$DEMO"
 fi
 say "producing the events to Kafka"
-"${KPI[@]}" produce --topic "$SFERUM_INPUT_TOPICS" "$DEMO/events.ndjson"
+"${KPI[@]}" produce "$DEMO/events.ndjson"
 say "running the worker until the input is drained (a few minutes)"
 "${KPI[@]}" worker --drain
 say "loading the registry"

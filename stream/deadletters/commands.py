@@ -126,9 +126,16 @@ def summary(
     _check_reason(reason, required=False)
     window = _window(since, until, zone)
     with _clear_errors(), progress_bar("reading dead letters", err, quiet=as_json) as (on_total, on_progress):
-        # SFERUM_ID_KEY (pseudonymisation) is not a setting yet: until it is, samples mask ids.
+        # With SFERUM_ID_KEY, a sample shows an id as the start of its pseudonym in the store.
         result = asyncio.run(
-            summarize(settings, window, reason=reason, id_key=None, on_total=on_total, on_progress=on_progress)
+            summarize(
+                settings,
+                window,
+                reason=reason,
+                id_key=settings.id_key_bytes,
+                on_total=on_total,
+                on_progress=on_progress,
+            )
         )
     if as_json:
         _print_json(result.as_dict())

@@ -43,6 +43,7 @@ from aiokafka.errors import KafkaError, ProducerFenced, TopicAlreadyExistsError
 
 from stream.deadletters.letters import REDRIVEN_FROM, Source, source_text
 from stream.deadletters.scan import MissingTopic, Span, TopicReader
+from stream.kafka.clients import connection
 from stream.kafka_admin import reaching_broker
 from stream.settings import ConfigError, Settings
 
@@ -208,7 +209,7 @@ async def landed(reader: TopicReader, intent: Intent) -> dict[Source, Source]:
 
 async def ensure_ledger_topic(settings: Settings) -> None:
     """Create the progress topic if it is missing: one partition, never deleted by retention."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(**connection(settings, request_timeout_ms=15_000))
     try:
         async with reaching_broker(settings):
             await admin.start()
@@ -237,7 +238,7 @@ class LedgerWriter:
         self.topic = ledger_topic(settings)
         self.settings = settings
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.broker_bootstrap,
+            **connection(settings),
             transactional_id=f"sferum-kpi-redrive.{settings.dead_letter_topic}",
             acks="all",
             compression_type="gzip",  # offsets compress well; a chunk's record stays small

@@ -41,7 +41,8 @@ _SAFE_VALUE_CHARS = 40
 
 def pseudonym(value: str, key: bytes) -> str:
     """The keyed HMAC-SHA256 of an id, in hex: what a sample shows (its first digits) when a
-    pseudonymisation key is configured."""
+    pseudonymisation key is configured. The store holds its first 32 digits (``schemas.pseudonym``),
+    so a sample's digits are the start of the id the tables show."""
     return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 

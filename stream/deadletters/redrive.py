@@ -58,6 +58,7 @@ from stream.deadletters.letters import (
 )
 from stream.deadletters.scan import TopicReader, partition_counts
 from stream.deadletters.times import Window
+from stream.kafka.clients import connection
 from stream.kafka_admin import reaching_broker
 from stream.settings import Settings
 
@@ -181,7 +182,7 @@ class _Sender:
         self.writer = LedgerWriter(self.settings)
         await self.writer.start()
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.broker_bootstrap,
+            **connection(self.settings),
             enable_idempotence=True,  # a retry never sends a message twice
             acks="all",
             linger_ms=5,

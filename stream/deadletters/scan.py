@@ -22,6 +22,7 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from stream.kafka.clients import connection
 from stream.kafka_admin import BrokerUnavailable, reaching_broker
 from stream.settings import Settings
 
@@ -50,7 +51,7 @@ async def partition_counts(settings: Settings, topics: list[str]) -> dict[str, i
     """Partitions of each of the topics that exists. (Only existing topics are described: aiokafka
     asks for topic metadata allowing auto-creation, and a broker with ``auto.create.topics.enable``
     would create a missing one, e.g. a mistyped dead-letter topic, with its default partitions.)"""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+    admin = AIOKafkaAdminClient(**connection(settings, request_timeout_ms=REQUEST_TIMEOUT_MS))
     try:
         async with reaching_broker(settings):
             await admin.start()
@@ -75,12 +76,11 @@ class TopicReader:
     def __init__(self, settings: Settings, *, isolation: Isolation = "read_committed") -> None:
         self.settings = settings
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.broker_bootstrap,
+            **connection(settings, request_timeout_ms=REQUEST_TIMEOUT_MS),
             group_id=None,
             enable_auto_commit=False,
             isolation_level=isolation,
             auto_offset_reset="earliest",
-            request_timeout_ms=REQUEST_TIMEOUT_MS,
             max_partition_fetch_bytes=2 * 1024 * 1024,  # a dead letter carries up to 512 KiB
         )
 

@@ -60,7 +60,7 @@ def _decode(raw: bytes) -> list[int]:
 def copartitioned_assignor(owned_now: Callable[[], Iterable[int]]) -> type[AbstractPartitionAssignor]:
     """The assignor class for one consumer; ``owned_now()`` says which partition numbers it owns."""
 
-    class CopartitionedAssignor(AbstractPartitionAssignor):
+    class CopartitionedAssignor(AbstractPartitionAssignor):  # type: ignore[misc]  # aiokafka is untyped
         name = "sferum-copartitioned"
         version = VERSION
 

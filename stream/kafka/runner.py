@@ -40,6 +40,11 @@ from stream.worker_store import WorkerStore
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_MS = 100
+#: Records taken from the consumer at a time. They are applied in slices of at most
+#: ``SFERUM_BATCH_MAX_EVENTS`` per task, the event loop turning between two: applying 20,000
+#: records at once held the loop for half a second, and a checkpoint's transactions (a few round
+#: trips each) waited behind it.
+FETCH_MAX_RECORDS = 5_000
 #: Records buffered per input partition before it is paused: a topic that runs ahead in event
 #: time waits in memory for the others only up to this.
 MAX_BUFFERED = 5_000
@@ -107,12 +112,20 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
         )
         self._starter = TaskStarter(self.settings, self._consumer, gauges=self.gauges, metrics=self.metrics)
         await self.consumer.start()
-        batch_max = self.settings.batch_max_events
         while not self._stopping.is_set():
-            fetched = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS, max_records=batch_max)
+            fetched = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS, max_records=FETCH_MAX_RECORDS)
             async with self._lock:
                 self._buffer(fetched)
-                self._apply_ready()
+            while True:
+                slice_ = self.settings.batch_max_events
+                if self._checkpoint is not None and not self._checkpoint.done():
+                    slice_ = max(1, slice_ // 4)  # more turns of the loop for its round trips
+                async with self._lock:
+                    applied = self._apply_ready(slice_)
+                if not applied:
+                    break
+                # between slices the loop runs the rest: a checkpoint's transactions, heartbeats
+                await asyncio.sleep(0)
             await self._maybe_checkpoint()
 
     def _buffer(self, fetched: dict[TopicPartition, list[Any]]) -> None:
@@ -139,19 +152,23 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
                 self.consumer.pause(tp)
                 task.paused.add(tp)
 
-    def _apply_ready(self) -> None:
+    def _apply_ready(self, limit: int) -> int:
+        """Apply up to ``limit`` records in all, shared by the tasks; how many were applied."""
         now = time.monotonic()
-        for task in self.tasks.values():
-            if not task.running:
-                continue
-            batch = task.merge.take(now, lambda tp: self._caught_up(tp), self.settings.batch_max_events)
+        applied = 0
+        running = [task for task in self.tasks.values() if task.running]
+        share = max(1, limit // max(1, len(running)))
+        for task in running:
+            batch = task.merge.take(now, lambda tp: self._caught_up(tp), share)
             if batch:
                 self._apply(task, batch)
+                applied += len(batch)
             if task.paused:
                 ready = [tp for tp in task.paused if task.merge.buffered(tp) < MAX_BUFFERED // 2]
                 if ready:
                     self.consumer.resume(*ready)
                     task.paused.difference_update(ready)
+        return applied
 
     def _caught_up(self, tp: TopicPartition) -> bool:
         """Nothing more of the partition on the broker than what this worker was given."""
@@ -203,6 +220,7 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
         has one transaction at a time)."""
         async with self._commit_lock:
             self._last_checkpoint = time.monotonic()
+            snapshot_started = time.perf_counter()
             async with self._lock:
                 snapshot = take_snapshot(self.tasks.values(), self.processor)
                 self._pending_events = max(0, self._pending_events - snapshot.events)
@@ -210,6 +228,13 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
                 self._committed_ok()
                 return
             started = time.perf_counter()
+            log.info(
+                "checkpoint: %d rows, %d partitions, %d events; snapshot taken in %.3f s",
+                len(snapshot.rows),
+                len(snapshot.parts),
+                snapshot.events,
+                started - snapshot_started,
+            )
             self._rows_in_flight = len(snapshot.rows)
             try:
                 outcome = await self.committer.commit(snapshot)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
@@ -50,8 +50,8 @@ class PartitionStore:
 
     def keys(self, start: bytes) -> Iterator[bytes]:
         """The keys from ``start`` on, in order."""
-        keys: Iterator[bytes] = self._db.keys(from_key=start)
-        return keys
+        keys = self._db.keys(from_key=start)  # raw mode: bytes
+        return cast(Iterator[bytes], keys)
 
     def changelog_next(self) -> int:
         """The changelog offset the store is complete up to (0: nothing read yet)."""

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import random
 import signal
@@ -63,13 +62,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sinks.clickhouse import ClickHouseSink
+from stream.kafka.clients import connection_to
 from stream.ndjson import routing_of
 from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.eventgen import GenConfig, generate
 from tests.support.gen_registry import Registry, registry_for
+from tests.support.hotkey import hot_key_lines
 from tests.support.kpi_dataset import write_registry
 from tests.support.kpi_oracle import COLUMNS as KPI_COLUMNS
-from tests.support.kpi_oracle import kpi_unit_week
+from tests.support.kpi_oracle import LIST_COLUMNS as KPI_LIST_COLUMNS
+from tests.support.kpi_oracle import kpi_unit_week, same_value
 from tests.support.oracle import Expected, expected
 from tests.support.ports import free_port
 
@@ -106,7 +108,7 @@ class FaultError(AssertionError):
 
 
 async def _admin(broker: str) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(**connection_to(broker, request_timeout_ms=10_000))
     await admin.start()
     return admin
 
@@ -144,7 +146,7 @@ def committed(broker: str, group: str) -> dict[int, int]:
 
 def end_offsets(broker: str, topic: str, partitions: int) -> dict[int, int]:
     async def run() -> dict[int, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=broker, request_timeout_ms=10_000)
+        consumer = AIOKafkaConsumer(**connection_to(broker, request_timeout_ms=10_000))
         await consumer.start()
         try:
             ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
@@ -180,7 +182,7 @@ def read_topic(broker: str, topic: str, partitions: int) -> list[tuple[bytes, di
 
     async def run() -> list[tuple[bytes, dict[str, str]]]:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=broker, group_id=None, isolation_level="read_committed", request_timeout_ms=10_000
+            **connection_to(broker, request_timeout_ms=10_000), group_id=None, isolation_level="read_committed"
         )
         await consumer.start()
         got: list[tuple[bytes, dict[str, str]]] = []
@@ -220,11 +222,34 @@ class Producer(threading.Thread):
     take about ``seconds``: a live stream that keeps coming while faults happen. One idempotent
     producer with acks=all sends in order, so a partition holds each user's lines in file order."""
 
-    def __init__(self, broker: str, topic: str, lines: list[bytes], seconds: float, chunk: int = 500) -> None:
+    def __init__(
+        self,
+        broker: str,
+        topic: str,
+        lines: list[bytes],
+        seconds: float,
+        chunk: int = 500,
+        *,
+        holds: tuple[float, ...] = (),
+    ) -> None:
+        """``holds``: shares of the lines at which the producer stops until ``release()`` is called
+        (once per hold): whatever the machine's speed, a scenario has input coming at each stage."""
         super().__init__(daemon=True, name="fault-producer")
         self.broker, self.topic, self.lines, self.seconds, self.chunk = broker, topic, lines, seconds, chunk
         self.sent = 0
         self.error: BaseException | None = None
+        self._holds = [int(len(lines) * share) // chunk * chunk for share in holds]
+        self._releases = threading.Semaphore(0)
+        self._released_all = False
+
+    def release(self) -> None:
+        """Let the producer go on past its next hold."""
+        self._releases.release()
+
+    def release_all(self) -> None:
+        self._released_all = True
+        for _ in range(len(self._holds) + 1):
+            self._releases.release()
 
     def run(self) -> None:
         try:
@@ -233,13 +258,18 @@ class Producer(threading.Thread):
             self.error = exc
 
     async def _send(self) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.broker, enable_idempotence=True, acks="all", linger_ms=20)
+        producer = AIOKafkaProducer(**connection_to(self.broker), enable_idempotence=True, acks="all", linger_ms=20)
         await producer.start()
         try:
             loop = asyncio.get_running_loop()
             started = loop.time()
             total = len(self.lines)
+            holds = list(self._holds)
             for i in range(0, total, self.chunk):
+                while holds and i >= holds[0]:
+                    holds.pop(0)
+                    await loop.run_in_executor(None, self._releases.acquire)
+                    started = loop.time() - self.seconds * self.sent / total  # the pace resumes from here
                 part = self.lines[i : i + self.chunk]
                 futures = [await producer.send(self.topic, line, key=routing_of(line)[0]) for line in part]
                 await asyncio.gather(*futures)
@@ -251,6 +281,7 @@ class Producer(threading.Thread):
             await producer.stop()
 
     def finish(self, timeout: float = 600) -> None:
+        self.release_all()
         self.join(timeout)
         if self.is_alive():
             raise FaultError("the producer did not finish")
@@ -275,7 +306,8 @@ class Worker:
     """One ``python -m stream worker`` process, its output in a log file."""
 
     def __init__(self, env: dict[str, str], log: Path, *, drain: bool = False, log_level: str = "warning") -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_")}
+        # the Kafka connection's settings (SFERUM_KAFKA_*: TLS, SASL) are the scenario's too
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_") or k.startswith("SFERUM_KAFKA_")}
         self.log = log
         self._out = log.open("ab")
         args = [*CLI, "--log-level", log_level, "worker", *(["--drain"] if drain else [])]
@@ -335,10 +367,19 @@ class Scenario:
 
     @classmethod
     def create(
-        cls, broker: str, base: Path, *, events: int, seed: int, partitions: int = 4, weeks: int = 10
+        cls,
+        broker: str,
+        base: Path,
+        *,
+        events: int,
+        seed: int,
+        partitions: int = 4,
+        weeks: int = 10,
+        lines: list[bytes] | None = None,
     ) -> Scenario:
+        """The generated set of ``events`` lines (or ``lines`` as given), its oracle and registry."""
         config = GenConfig(events=events, seed=seed, weeks=weeks, municipality_accounts=True)
-        lines = generate(config)
+        lines = generate(config) if lines is None else lines
         name = f"fault{os.getpid()}x{time.time_ns() % 10**12}"
         base.mkdir(parents=True, exist_ok=True)
         (base / "events.ndjson").write_bytes(b"\n".join(lines) + b"\n")
@@ -466,8 +507,8 @@ class Verdict:
             else:
                 out += [
                     f"kpi_unit_week {key} {column}: store {got[column]} oracle {want[column]}"
-                    for column in KPI_COLUMNS
-                    if not _same(got[column], want[column])
+                    for column in KPI_COLUMNS + KPI_LIST_COLUMNS
+                    if not same_value(got[column], want[column])
                 ]
             if len(out) >= limit:
                 break
@@ -500,12 +541,6 @@ class Verdict:
         out += [f"rows with one version and different counts: {row}" for row in self.conflicting_versions]
         out += self.kpi_differences(limit)
         return out[:limit] + ([f"... {len(out) - limit} more"] if len(out) > limit else [])
-
-
-def _same(got: Any, want: Any) -> bool:
-    if got is None or want is None:
-        return got is None and want is None
-    return math.isclose(got, want, rel_tol=0, abs_tol=1e-12)
 
 
 def read_kpi(store: str) -> KpiRows:
@@ -648,8 +683,11 @@ def _port_open(broker: str) -> bool:
 
 
 def kafka_sh(broker: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``deploy/local/kafka.sh`` for this broker. The broker keeps the real time when the tests run
+    with a moved clock (libfaketime's variables are not passed on)."""
     port = broker.rsplit(":", 1)[1]
-    env = os.environ | {"SFERUM_KAFKA_PORT": port}
+    moved_clock = ("LD_PRELOAD", "FAKETIME")
+    env = {k: v for k, v in os.environ.items() if k not in moved_clock} | {"SFERUM_KAFKA_PORT": port}
     return subprocess.run(["bash", str(KAFKA_SH), *args], env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -809,7 +847,9 @@ def _run_rebalance(
     report = Report("rebalance", len(scenario.lines))
     scenario.load_registry(scenario.store("a"))
     scenario.load_registry(scenario.store("b"))
-    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds)
+    # The input comes in stages: up to 40 % before B joins, to 70 % while both work, the rest after
+    # A is killed.
+    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds, holds=(0.4, 0.7))
     producer.start()
     # Small batches and a longer flush interval: when A dies, B has to re-read several batches of
     # A's applied but unflushed events, whose state B restores from A's changelog.
@@ -823,6 +863,7 @@ def _run_rebalance(
     report.runs += 1
     wait_for("A and B to share the group", lambda: scenario.assigned(2), 120)
     at_join = committed(broker, scenario.name)
+    producer.release()
     # both are working: every partition (each owned by one of them) commits again after the join
     wait_for(
         "every partition to commit after the rebalance",
@@ -838,6 +879,7 @@ def _run_rebalance(
     if sum(at_kill.values()) >= len(scenario.lines):
         raise FaultError("the input was all committed before A was killed: it proves nothing")
     code = a.kill()
+    producer.release()  # the rest of the input comes after the kill
     if code != -signal.SIGKILL:
         raise FaultError(f"worker A was not alive when killed (exit {code})")
     report.faults += 1
@@ -1044,7 +1086,7 @@ def _run_double_rebalance(
     report = Report("double rebalance", len(scenario.lines))
     for node in "abc":
         scenario.load_registry(scenario.store(node))
-    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds)
+    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds, holds=(0.4, 0.7))
     producer.start()
     extra = {"SFERUM_BATCH_MAX_EVENTS": "1000", "SFERUM_FLUSH_INTERVAL_S": "2"}
     a = scenario.worker("a", **extra)
@@ -1057,6 +1099,7 @@ def _run_double_rebalance(
     report.faults += 2
     wait_for("A, B and C to share the group", lambda: scenario.assigned(3), 120)
     at_join = committed(broker, scenario.name)
+    producer.release()
     wait_for(
         "every partition to commit after the rebalances",
         lambda: _all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
@@ -1066,6 +1109,7 @@ def _run_double_rebalance(
         raise FaultError("the input was all produced before B was killed: it proves nothing")
     dead = scenario.members()
     code = b.kill()
+    producer.release()
     report.faults += 1
     report.notes.append(f"C joined {gap:.2f} s after B; B killed (exit {code}) with {producer.sent} produced")
     producer.finish()
@@ -1100,10 +1144,12 @@ def _run_failover(broker: str, base: Path, *, events: int, seed: int = 23, weeks
     backlog = Producer(broker, scenario.topic, scenario.lines[:first], seconds=0)
     backlog.start()
     backlog.finish()
+    # small checkpoints: many of them over the backlog, so the kills find one under way and the
+    # backlog not yet all committed even when the first commit is seen late (a loaded machine)
     extra = {
-        "SFERUM_BATCH_MAX_EVENTS": "2000",
+        "SFERUM_BATCH_MAX_EVENTS": "500",
         "SFERUM_FLUSH_INTERVAL_S": "1",
-        "SFERUM_FLUSH_MAX_PENDING_EVENTS": "2000",
+        "SFERUM_FLUSH_MAX_PENDING_EVENTS": "500",
     }
     worker = scenario.worker("a", **extra)
     report.runs += 1
@@ -1160,7 +1206,7 @@ def _run_frozen(
     report = Report("a member frozen past its session", len(scenario.lines))
     scenario.load_registry(scenario.store("a"))
     scenario.load_registry(scenario.store("b"))
-    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds)
+    producer = Producer(broker, scenario.topic, scenario.lines, produce_seconds, holds=(0.4, 0.7))
     producer.start()
     extra = {"SFERUM_BATCH_MAX_EVENTS": "1000", "SFERUM_FLUSH_INTERVAL_S": "1"}
     a = scenario.worker("a", **extra)
@@ -1169,6 +1215,7 @@ def _run_frozen(
     report.runs += 2
     wait_for("A and B to share the group", lambda: scenario.assigned(2), 120)
     at_join = committed(broker, scenario.name)
+    producer.release()
     wait_for(
         "every partition to commit after the rebalance",
         lambda: _all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
@@ -1178,6 +1225,7 @@ def _run_frozen(
     a.freeze()
     frozen_at = time.monotonic()
     at_freeze = committed(broker, scenario.name)
+    producer.release()  # the rest comes while A is frozen: B must commit A's partitions past it
     report.faults += 1
     try:
         wait_for("A's session to expire: B alone in the group", lambda: scenario.assigned(1), 60)
@@ -1203,6 +1251,84 @@ def _run_frozen(
     return report
 
 
+def changelog_records(broker: str, topic: str, partitions: int) -> list[tuple[bytes, int]]:
+    """(key, size of key and value) of every record of a changelog topic, those of aborted
+    transactions included (the broker stored them all)."""
+
+    async def run() -> list[tuple[bytes, int]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, isolation_level="read_uncommitted")
+        await consumer.start()
+        got: list[tuple[bytes, int]] = []
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        try:
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                for records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).values():
+                    got.extend((r.key or b"", len(r.key or b"") + len(r.value or b"")) for r in records)
+        finally:
+            await consumer.stop()
+        return got
+
+    return asyncio.run(run())
+
+
+def time_drain(broker: str, base: Path, lines: list[bytes], partitions: int = 4) -> float:
+    """Seconds of a fresh ``worker --drain`` over the lines, produced beforehand."""
+    scenario = Scenario.create(broker, base, events=0, seed=1, partitions=partitions, lines=lines)
+    scenario.produce_all()
+    worker = scenario.worker("a", drain=True)
+    code = worker.wait(900)
+    if code != 0:
+        raise FaultError(f"worker --drain failed (exit {code}):\n{worker.tail()}")
+    return time.monotonic() - worker.started
+
+
+def _run_hot_key(broker: str, base: Path, *, hot: int = 200_000, seed: int = 31) -> Report:
+    """One account with ``hot`` events in one week (3 % delivered twice) and ordinary teachers
+    alongside, all produced at once; the worker is SIGKILLed 0.5-3 s (seeded) after its first
+    commit, then ``worker --drain`` finishes. Its state per key must stay in records of at most
+    256 KiB (the changelog topic is read back), and the counts exact."""
+    started = time.monotonic()
+    rnd = random.Random(seed)
+    lines = hot_key_lines(hot=hot, seed=seed)
+    scenario = Scenario.create(broker, base, events=0, seed=seed, lines=lines)
+    report = Report("one hot account", len(scenario.lines))
+    scenario.load_registry(scenario.store())
+    scenario.produce_all()
+    extra = {"SFERUM_FLUSH_INTERVAL_S": "1"}
+    worker = scenario.worker(**extra)
+    report.runs += 1
+    wait_for("the first commit", lambda: scenario.committed_total() > 0 or not worker.alive, 120, 0.1)
+    time.sleep(rnd.uniform(0.5, 3.0))
+    at_kill = scenario.committed_total()
+    code = worker.kill()
+    report.faults += 1
+    report.notes.append(f"killed (exit {code}) with {at_kill} of {len(scenario.lines)} committed")
+    if at_kill >= len(scenario.lines):
+        raise FaultError("the input was all committed before the kill: it proves nothing")
+    drain = scenario.worker(drain=True, **extra)
+    report.runs += 1
+    code = drain.wait(900)
+    if code != 0:
+        raise FaultError(f"worker --drain failed (exit {code}):\n{drain.tail()}")
+    report.facts["drain_seconds"] = round(time.monotonic() - drain.started)
+    records = changelog_records(broker, f"{scenario.name}-state-changelog", scenario.partitions)
+    report.facts["changelog_records"] = len(records)
+    report.facts["changelog_chunk_records"] = sum(1 for key, _ in records if key[:1] == b"c")
+    report.facts["changelog_largest_record_bytes"] = max(size for _, size in records)
+    report.notes.append(
+        f"changelog: {len(records)} records, {report.facts['changelog_chunk_records']} of them chunks of ids, "
+        f"the largest {report.facts['changelog_largest_record_bytes']:,} bytes"
+    )
+    hot_warnings = drain.log.read_text(errors="replace").count("events in the week")
+    report.facts["hot_warnings"] = hot_warnings + worker.log.read_text(errors="replace").count("events in the week")
+    report.result = verdict(scenario.store(), scenario)
+    report.seconds = time.monotonic() - started
+    return report
+
+
 def _cleaning(run: Callable[..., Report]) -> Callable[..., Report]:
     def wrapped(*args: Any, **kwargs: Any) -> Report:
         try:
@@ -1222,6 +1348,7 @@ run_broker_restart = _cleaning(_run_broker_restart)
 run_double_rebalance = _cleaning(_run_double_rebalance)
 run_failover = _cleaning(_run_failover)
 run_frozen = _cleaning(_run_frozen)
+run_hot_key = _cleaning(_run_hot_key)
 
 
 # Command line ------------------------------------------------------------------------------------
@@ -1243,6 +1370,7 @@ def main(argv: list[str] | None = None) -> int:
             "double-rebalance",
             "failover",
             "frozen",
+            "hot-key",
         ],
     )
     parser.add_argument("--broker", default="127.0.0.1:9092", help="host:port of a local broker (kafka.sh)")
@@ -1262,6 +1390,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--produce-seconds", type=float, default=None, help="crash/rebalance: pace of the input")
     parser.add_argument("--outage-seconds", type=float, default=35.0)
     parser.add_argument("--drain", action="store_true", help="broker-*: run the worker with --drain")
+    parser.add_argument(
+        "--compare-spread",
+        action="store_true",
+        help="hot-key: also time worker --drain over the hot set and over the same events spread over many users",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="sferum-faults-"))
@@ -1297,6 +1430,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.scenario == "failover":
             report = run_failover(args.broker, base, events=args.events, seed=args.seed, weeks=args.weeks)
+        elif args.scenario == "hot-key":
+            report = run_hot_key(args.broker, base, hot=args.events, seed=args.seed)
+            if args.compare_spread:
+                kill_leftover_workers()
+                spread = time_drain(args.broker, base / "spread", hot_key_lines(hot=args.events, spread=True))
+                hot = time_drain(args.broker, base / "hot", hot_key_lines(hot=args.events))
+                report.notes.append(
+                    f"worker --drain from scratch, same number of events: one hot account {hot:.1f} s, "
+                    f"spread over {args.events // 100} teachers {spread:.1f} s: {hot / spread:.2f}x"
+                )
         elif args.scenario == "frozen":
             report = run_frozen(
                 args.broker, base, events=args.events, seed=args.seed, produce_seconds=args.produce_seconds or 60.0

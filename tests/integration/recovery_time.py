@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream.kafka.clients import connection_to
 from stream.ndjson import routing_of
 from tests.integration.faults import (
     Scenario,
@@ -82,7 +83,7 @@ def two_open_weeks(users: int, now: datetime) -> list[bytes]:
 
 
 async def _produce(broker: str, topic: str, lines: list[bytes], chunk: int = 5000) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=broker, enable_idempotence=True, acks="all", linger_ms=20)
+    producer = AIOKafkaProducer(**connection_to(broker), enable_idempotence=True, acks="all", linger_ms=20)
     await producer.start()
     try:
         for i in range(0, len(lines), chunk):
@@ -109,17 +110,20 @@ def counted(port: int) -> float:
 LOG_TIME = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
 
 
-def _log_seconds(log: Path, marker: str, started_wall: float, skip_bytes: int) -> float | None:
-    """Seconds from ``started_wall`` to the first log line after ``skip_bytes`` holding ``marker``."""
+def _log_seconds(log: Path, marker: str, started_wall: float, skip_bytes: int, *, last: bool = False) -> float | None:
+    """Seconds from ``started_wall`` to the first (or ``last``) log line after ``skip_bytes``
+    holding ``marker``."""
     text = log.read_bytes()[skip_bytes:].decode(errors="replace")
+    found_at = None
     for line in text.splitlines():
         if marker in line:
-            found = LOG_TIME.search(line)  # Faust's lines may start with terminal escapes
+            found = LOG_TIME.search(line)  # lines may start with terminal escapes
             if found is None:
                 continue
-            at = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-            return at - started_wall
-    return None
+            found_at = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - started_wall
+            if not last:
+                return found_at
+    return found_at
 
 
 @dataclass
@@ -164,9 +168,8 @@ def restart(scenario: Scenario, mode: str, node: str, probes: int, records: int)
     worker.kill()
     return Restart(
         mode,
-        _log_seconds(log, "Executing _on_partitions_assigned", started_wall, skip),
-        _log_seconds(log, "Done reading from changelog topics", started_wall, skip)
-        or _log_seconds(log, "Recovery complete", started_wall, skip),
+        _log_seconds(log, "Setting newly assigned partitions", started_wall, skip),
+        _log_seconds(log, "changelog records restored", started_wall, skip, last=True),
         first,
         records,
         full_restore=node != "a",
@@ -186,7 +189,7 @@ def run(broker: str, base: Path, users: int, probes: int = 100) -> list[str]:
     wait_for("the state to be built and committed", lambda: scenario.fully_committed() or not builder.alive, 3600, 1.0)
     out.append(f"worker built the state and committed everything in {time.monotonic() - started:.1f} s")
     builder.kill()
-    changelog = f"{scenario.name}-user-state-changelog"
+    changelog = f"{scenario.name}-state-changelog"
     records = sum(end_offsets(broker, changelog, scenario.partitions).values())
     out.append(f"SIGKILLed; changelog {changelog}: {records} records")
     now = int(time.time() * 1000) - 1000

@@ -35,6 +35,8 @@ SCENARIOS: dict[str, Callable[..., faults.Report]] = {
     "failover": lambda broker, base, events, seed: faults.run_failover(broker, base, events=events, seed=seed),
     "frozen": lambda broker, base, events, seed: faults.run_frozen(broker, base, events=events, seed=seed),
     "outage": lambda broker, base, events, seed: faults.run_outage(broker, base, events=events, seed=seed),
+    # one account's 200,000 events in a week, whatever --events says
+    "hot-key": lambda broker, base, events, seed: faults.run_hot_key(broker, base, hot=200_000, seed=seed),
     "broker-restart": lambda broker, base, events, seed: faults.run_broker_restart(
         broker, base, events=events, seed=seed
     ),

@@ -405,7 +405,11 @@ def test_a_second_redrive_fences_the_first_and_nothing_is_sent_twice(broker: str
     assert first.stop(timeout=60) == 1, first.tail()
     lines = [line for line in first.tail().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("sferum-kpi: error: "), first.tail()
-    assert f"another redrive of {dead_letters}" in lines[0] and "took over" in lines[0]
+    # fenced: aiokafka names it (ProducerFenced), or, when the broker's answer is an error code
+    # aiokafka does not know, the run cannot tell a fence from a failed broker and says both
+    assert f"another redrive of {dead_letters} started and took over" in lines[0] or (
+        f"another redrive of {dead_letters} may have taken over, or the broker failed" in lines[0]
+    ), lines[0]
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)
     print(f"\n{lines[0]}\nthen: {report}")

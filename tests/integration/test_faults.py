@@ -29,6 +29,7 @@ from tests.integration.faults import (
     run_double_rebalance,
     run_failover,
     run_frozen,
+    run_hot_key,
     run_outage,
     run_rebalance,
 )
@@ -102,7 +103,8 @@ def test_a_member_frozen_past_its_session_cannot_commit_for_partitions_it_lost(b
 
 def test_broker_and_worker_killed_then_a_fresh_node_takes_over_exactly(broker: str, work: Path) -> None:
     # regression: the local store got ahead of the changelog, and a fresh node restored less
-    report = run_failover(broker, work, events=EVENTS, seed=fault_seed("failover"))
+    # twice the events: the backlog must outlast the time it takes to see the first commit
+    report = run_failover(broker, work, events=2 * EVENTS, seed=fault_seed("failover"))
     assert report.faults == 2 and report.runs == 3
     assert_exact(report)
 
@@ -121,4 +123,15 @@ def test_a_broker_restart_mid_run_leaves_counts_exact(broker: str, work: Path) -
     report = run_broker_restart(broker, work, events=EVENTS, how="restart", seed=fault_seed("broker-restart"))
     assert report.faults == 1
     assert report.survived, report.summary()  # the worker got through by itself, no new --drain
+    assert_exact(report)
+
+
+def test_one_account_with_200000_events_in_a_week_is_counted_exactly_in_bounded_records(
+    broker: str, work: Path
+) -> None:
+    report = run_hot_key(broker, work, hot=200_000, seed=fault_seed("hot-key"))
+    assert report.faults == 1
+    assert report.facts["changelog_chunk_records"] > 0  # the account's ids did not fit one record
+    assert report.facts["changelog_largest_record_bytes"] <= 256 * 1024
+    assert report.facts["hot_warnings"] >= 1  # reported as hot (a warning; the metric and alert too)
     assert_exact(report)

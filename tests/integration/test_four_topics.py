@@ -23,9 +23,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.conftest import run_cli
-from tests.integration.faults import read_kpi
+from tests.integration.backfill_check import assert_same_as_replay, replay
 from tests.integration.helpers import (
-    read_dead_letter_file,
     read_dead_letter_topic,
     read_staff_week,
     read_tables,
@@ -110,29 +109,7 @@ def backfill(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def replayed(backfill: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     events, registry = backfill
-    base = tmp_path_factory.mktemp("replay")
-    env = {"SFERUM_STORE": f"chdb://{base / 'store'}"}
-    done = run_cli("replay", "--dead-letter", str(base / "dead.ndjson"), str(events), env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert run_cli("load-registry", str(registry), env=env).returncode == 0
-    return env["SFERUM_STORE"], base / "dead.ndjson"
-
-
-def _assert_same_as_replay(worker_store: str, broker: str, dead_letter_topic: str, replayed: tuple[str, Path]) -> None:
-    store, dead = replayed
-    assert read_tables(worker_store) == read_tables(store)
-    assert read_staff_week(worker_store) == read_staff_week(store)
-    got_kpi, want_kpi = read_kpi(worker_store), read_kpi(store)
-    assert len(want_kpi) > 100
-    assert got_kpi.keys() == want_kpi.keys()
-    for key, want in want_kpi.items():
-        got = got_kpi[key]
-        assert {k: v for k, v in got.items() if k != "computed_at"} == {
-            k: v for k, v in want.items() if k != "computed_at"
-        }
-    want_letters = Counter(read_dead_letter_file(dead))
-    letters = read_dead_letter_topic(broker, dead_letter_topic, expected=sum(want_letters.values()))
-    assert Counter((value, headers["reason"]) for value, headers in letters) == want_letters
+    return replay(events, registry, tmp_path_factory.mktemp("replay"))
 
 
 def test_a_backfill_of_eight_weeks_through_the_four_topics_equals_replay(
@@ -144,7 +121,7 @@ def test_a_backfill_of_eight_weeks_through_the_four_topics_equals_replay(
     assert run_cli("produce", str(events), env=env).returncode == 0  # every week at once
     drained = run_cli("worker", "--drain", env=env, timeout=900)
     assert drained.returncode == 0, drained.stderr[-5000:]
-    _assert_same_as_replay(env["SFERUM_STORE"], broker, env["SFERUM_DEAD_LETTER_TOPIC"], replayed)
+    assert_same_as_replay(env["SFERUM_STORE"], broker, env["SFERUM_DEAD_LETTER_TOPIC"], replayed)
 
 
 def test_a_worker_stopped_longer_than_the_lateness_catches_up_exactly(
@@ -163,4 +140,4 @@ def test_a_worker_stopped_longer_than_the_lateness_catches_up_exactly(
     assert run_cli("produce", str(rest), env=env).returncode == 0  # the outage: weeks of events
     drained = run_cli("worker", "--drain", env=env, timeout=900)
     assert drained.returncode == 0, drained.stderr[-5000:]
-    _assert_same_as_replay(env["SFERUM_STORE"], broker, env["SFERUM_DEAD_LETTER_TOPIC"], replayed)
+    assert_same_as_replay(env["SFERUM_STORE"], broker, env["SFERUM_DEAD_LETTER_TOPIC"], replayed)

@@ -30,9 +30,10 @@ from sinks.kpi import KPI_COLUMNS, current_snapshot
 from sinks.kpi_changes import ChangesRefreshed, refresh_kpi_changes
 from sinks.registry import load_registry
 from stream.batch import BatchProcessor, DictState, PendingRows, Record
+from stream.refresh_work import RefreshWork
 from stream.settings import Settings
 from stream.week import WeekCalendar, week_date
-from stream.worker_store import RefreshWork, WorkerStore
+from stream.worker_store import WorkerStore
 from tests.support.eventgen import DAY_MS, T0_MS, GenConfig, generate, week_of
 from tests.support.gen_registry import registry_for
 from tests.support.kpi_dataset import NOW_MS, W1, W2, W3, W4, build, write_registry

@@ -10,7 +10,7 @@ import pytest
 from sinks.clickhouse import ClickHouseSink
 from tests.conftest import run_cli
 from tests.support.kpi_dataset import NOW_MS, build, write_registry
-from tests.support.kpi_oracle import COLUMNS, LIST_COLUMNS, kpi_unit_week
+from tests.support.kpi_oracle import COLUMNS, LIST_COLUMNS, kpi_unit_week, same_value
 from tests.support.oracle import expected
 
 
@@ -56,13 +56,7 @@ def test_view_column_matches_independent_computation(view_and_truth: tuple[dict,
     mismatches = []
     for key, want in sorted(truth.items()):
         got = view[key][column]
-        if isinstance(want[column], str) or isinstance(got, str):
-            same = got == want[column]
-        else:
-            same = (got is None and want[column] is None) or (
-                got is not None and want[column] is not None and math.isclose(got, want[column], abs_tol=1e-12)
-            )
-        if not same:
+        if not same_value(got, want[column]):
             mismatches.append((str(key[0]), key[1], key[2], got, want[column]))
     assert not mismatches, mismatches[:10]
     assert len(truth) == 4 * (2 + 6 + 8), "the oracle has a row for each of the 4 weeks and 16 units"

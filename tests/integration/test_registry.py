@@ -63,14 +63,43 @@ def _teachers(store: str) -> list[tuple[str, str]]:
 )
 def test_bad_registry_names_file_and_line_and_loads_nothing(tmp_path: Path, file: str, text: str, message: str) -> None:
     store = f"chdb://{tmp_path / 'store'}"
+    events = tmp_path / "events.ndjson"  # one teacher's message: the indicators get rows
+    events.write_text(
+        '{"schema_version":1,"type":"message_sent","event_id":"e1","ts":1790000000000,"user_id":"T1",'
+        '"role":"teacher","chat_id":"c","chat_kind":"group"}\n'
+    )
+    assert run_cli("replay", "--dead-letter", "/dev/null", str(events), env={"SFERUM_STORE": store}).returncode == 0
     assert run_cli("load-registry", str(_write(tmp_path / "good", GOOD)), env={"SFERUM_STORE": store}).returncode == 0
-    before = _teachers(store)
+    before, counts = _teachers(store), _counts(store)
+    assert counts["registry_teachers"] > 0 and counts["kpi_unit_week_data"] > 0
     bad = _write(tmp_path / "bad", GOOD | {file: text})
     result = run_cli("load-registry", str(bad), env={"SFERUM_STORE": store})
     assert result.returncode == 2
     assert message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert _teachers(store) == before  # the previous snapshot is still the one in force
+    assert _counts(store) == counts  # and the failed one left no row anywhere
+
+
+#: Every table a registry load writes.
+LOADED_TABLES = (
+    "registry_regions",
+    "registry_municipalities",
+    "registry_schools",
+    "registry_teachers",
+    "registry_students",
+    "registry_staff",
+    "registry_snapshots",
+    "kpi_unit_week_data",
+)
+
+
+def _counts(store: str) -> dict[str, int]:
+    sink = ClickHouseSink(dsn=store, database="sferum")
+    try:
+        return {table: int(sink.query_rows(f"SELECT count() FROM sferum.{table}")[0][0]) for table in LOADED_TABLES}
+    finally:
+        sink.close()
 
 
 def test_new_registry_replaces_the_previous_snapshot(tmp_path: Path) -> None:

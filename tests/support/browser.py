@@ -12,11 +12,14 @@ It knows nothing of the code under test. Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import signal
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +49,22 @@ def chromium_path() -> str:
 
 
 def inspect_page(path: Path, expressions: dict[str, str], *, window: tuple[int, int] = (1280, 2000)) -> Page:
-    with tempfile.TemporaryDirectory(prefix="sferum-cdp-") as tmp:
-        return asyncio.run(_inspect(Path(tmp), path.resolve().as_uri(), expressions, window))
+    tmp = Path(tempfile.mkdtemp(prefix="sferum-cdp-"))
+    try:
+        return asyncio.run(_inspect(tmp, path.resolve().as_uri(), expressions, window))
+    finally:
+        _remove(tmp)
+
+
+def _remove(directory: Path) -> None:
+    """Chromium's helper processes (crashpad, utility) can still write into the profile for a
+    moment after the browser's group was stopped: remove until nothing is left."""
+    for _ in range(50):
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists():
+            return
+        time.sleep(0.1)
+    shutil.rmtree(directory)
 
 
 class _Cdp:
@@ -112,7 +129,11 @@ async def _inspect(tmp: Path, url: str, expressions: dict[str, str], window: tup
         "about:blank",
     ]
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=os.environ | {"HOME": str(tmp)}
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=os.environ | {"HOME": str(tmp)},
+        start_new_session=True,  # its own process group: the helpers it starts are stopped with it
     )
     try:
         endpoint = await _endpoint(profile / "DevToolsActivePort", proc)
@@ -135,13 +156,22 @@ async def _inspect(tmp: Path, url: str, expressions: dict[str, str], window: tup
             cdp.reader.cancel()
             return page
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await _stop_group(proc)
+
+
+async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM to the browser's process group; then SIGKILL to the group, for the browser if it
+    did not stop in 10 s and for any helper that outlived it."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), 10)
+    _signal_group(proc.pid, signal.SIGKILL)
+    await proc.wait()
+
+
+def _signal_group(group: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # nothing left in the group
+        os.killpg(group, sig)
 
 
 async def _endpoint(port_file: Path, proc: asyncio.subprocess.Process) -> str:

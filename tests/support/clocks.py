@@ -1,8 +1,11 @@
 """The instants CI moves the clock to for the date-sensitive tests (``pytest -m clock``).
 
-``python -m tests.support.clocks`` prints, one per line, ``<name> <UTC instant>`` for libfaketime
-(``FAKETIME=@YYYY-MM-DD HH:MM:SS`` with ``TZ=UTC``), each taken from the real date so that it is
-after every fixed date of the test data:
+``python -m tests.support.clocks`` prints, one per line, ``<name> <offset> <UTC instant>``: the
+offset in seconds from the real clock to the instant, for libfaketime (``FAKETIME=<offset>``).
+An offset, not libfaketime's ``@instant``: with ``@`` every process starts its clock at the
+instant anew, so a worker started ten minutes into the run would be ten minutes behind the test
+that reads its metrics; with an offset every process of the run shares one moved clock. Each
+instant is taken from the real date, after every fixed date of the test data:
 
 * ``monday-0030``: the last Monday 00:30 Moscow time: a new week has just begun, nothing in it yet;
 * ``tuesday-1700``: the last Tuesday 17:00 Moscow time;
@@ -45,13 +48,15 @@ def instants(now: datetime) -> dict[str, datetime]:
     }
 
 
-def faketime_spec(instant: datetime) -> str:
-    return "@" + instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+def faketime_offset(instant: datetime, now: datetime) -> str:
+    """libfaketime's relative form: signed whole seconds from ``now`` to ``instant``."""
+    return f"{round((instant - now).total_seconds()):+d}"
 
 
 def main() -> None:
-    for name, instant in instants(datetime.now(UTC)).items():
-        print(name, faketime_spec(instant))
+    now = datetime.now(UTC)
+    for name, instant in instants(now).items():
+        print(name, faketime_offset(instant, now), instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ Readings of the definitions fixed here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 
@@ -86,6 +87,17 @@ COLUMNS = TEACHER_COLUMNS + SCHOOL_COLUMNS + MUNICIPALITY_COLUMNS + STAFF_COLUMN
 #: the text columns: which of the seed's lists a municipality is in (None on other rows)
 LIST_COLUMNS = ("municipality_list",)
 MUNICIPALITY_LISTS = ("absent", "no_staff_registered", "active", "staff_not_active")
+
+
+def same_value(got: object, want: object) -> bool:
+    """One cell of ``kpi_unit_week`` against the oracle: NULL only where NULL, text equal, numbers to 1e-12."""
+    if got is None or want is None:
+        return got is None and want is None
+    if isinstance(got, str) or isinstance(want, str):
+        return got == want
+    assert isinstance(got, int | float) and isinstance(want, int | float), (got, want)
+    return math.isclose(got, want, rel_tol=0, abs_tol=1e-12)
+
 
 Key = tuple[date, str, str]
 TeacherWeek = Mapping[tuple[date, str], tuple[int, ...]]

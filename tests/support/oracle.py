@@ -111,7 +111,8 @@ def expected(
     lines: list[bytes], now_ms: int, *, lateness: timedelta = LATENESS, max_bytes: int | None = None
 ) -> Expected:
     """Process the lines in order. A user's stream time is the newest ts of the user's counted
-    events. An event is late when its week ended at least ``lateness`` before it; else a
+    events. An event is late when its week ended at least ``lateness`` before it (a
+    registration never is: then it is counted, and its id not kept); else a
     duplicate when an earlier counted event of the user has the same event_id and a week that has
     not ended ``lateness`` before the stream time (whatever the two events' ts); else counted.
     ``max_bytes``: longer lines are ``too_large``."""
@@ -136,6 +137,11 @@ def expected(
         monday = week_of(obj["ts"])
         week_end = monday + timedelta(days=7)
         newest = stream_time.get(user)
+        if newest is not None and week_end <= newest - lateness and etype == "registered":
+            # a registration is never late: counted, its id not kept (its week is closed)
+            out.counted += 1
+            out.registrations.add((obj["role"], user, obj["registered_by"], obj["ts"], obj["event_id"]))
+            continue
         if newest is not None and week_end <= newest - lateness:
             out.rejected["late"] += 1
             out.rejected_lines[index] = "late"

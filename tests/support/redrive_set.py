@@ -7,8 +7,8 @@ stream time at the end of the topic, and it can only count in a week the worker 
 holds, that is, one without counted activity of that user (see ``oracle.redrive_departures``).
 Each user of the block (``tl…`` teachers, ``stl…`` staff) writes a few messages in week 6 first,
 then, after them, its late events: in weeks 3 and 4 (counted once the lateness is 28 days), in
-week 1 (late even then), some twice (a duplicate), and for some teachers a late registration in
-week 2. None of them has other events. Knows nothing of the code under test.
+week 1 (late even then), some twice (a duplicate), and for some teachers a registration in week 2
+(never late: the first run counts it). None of them has other events. Knows nothing of the code under test.
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ def late_block(*, teachers: int = 40, staff: int = 6, seed: int = 18) -> list[by
         if role == "teacher" and rnd.random() < 0.3:
             mine.append(event(user, role, _day_ts(rnd, 7 + rnd.randrange(7)), "registered"))
         if rnd.random() < 0.4:
-            mine.append(rnd.choice(mine))  # the same late event twice
+            # the same late event twice; not a registration: one is never late, so the first run
+            # counts both copies (it keeps no id of a registration in a closed week) where a
+            # replay with 28 days counts one and finds the other a duplicate
+            mine.append(rnd.choice([line for line in mine if b'"type":"registered"' not in line]))
         late.extend(mine)
     rnd.shuffle(late)
     return current + late

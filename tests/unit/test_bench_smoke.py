@@ -12,6 +12,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from bench.data import BenchData
@@ -126,11 +127,14 @@ def test_quix_job_stops_when_every_partition_reaches_its_end_offset_at_start() -
 
 
 def test_latency_is_the_first_commit_above_the_events_offset() -> None:
-    commits = {0: [(10.0, 3), (12.0, 7)], 1: [(11.0, 1)]}
-    found, unseen = latencies([(0, 2, 9.5), (0, 3, 9.0), (0, 6, 11.0), (1, 0, 10.5), (1, 1, 10.9)], commits)
-    assert found == [0.5, 0.5, 1.0, 3.0]  # offset 3 is covered by commit 7, not by commit 3
+    a0, a1, b0 = ("a", 0), ("a", 1), ("b", 0)
+    commits = {a0: [(10.0, 3), (12.0, 7)], a1: [(11.0, 1)], b0: [(9.0, 1), (10.0, 5)]}
+    sends = [(a0, 2, 9.5), (a0, 3, 9.0), (a0, 6, 11.0), (a1, 0, 10.5), (a1, 1, 10.9), (b0, 2, 9.6)]
+    found, unseen = latencies(sends, commits)
+    # a/0 offset 3 is covered by commit 7, not by commit 3; partitions of topics a and b apart
+    assert found == pytest.approx([0.4, 0.5, 0.5, 1.0, 3.0])
     assert unseen == 1
-    assert percentile(found, 0.5) == 1.0 and percentile(found, 0.99) == 3.0
+    assert percentile(found, 0.5) == pytest.approx(0.5) and percentile(found, 0.99) == pytest.approx(3.0)
 
 
 def test_worker_metrics_page_is_read_for_consumed_events_and_gauges() -> None:

@@ -293,11 +293,15 @@ def test_late_event_changes_no_state() -> None:
     assert encode_user("t-1", state, {}) == before
 
 
-def test_late_registration_is_late_too() -> None:
+def test_a_registration_is_never_late_and_its_closed_week_keeps_no_id() -> None:
     state = UserState()
     apply(state, event(event_id="new", ts=MON_MAR18_MIDNIGHT))
-    result = apply_user_events(state, [registration(event_id="r-1", ts=TUE_MAR05_NOON)], POLICY)
-    assert (result.outcomes, result.registrations) == ([LATE], [])
+    reg = registration(event_id="r-1", ts=TUE_MAR05_NOON)  # its week closed a week ago
+    result = apply_user_events(state, [reg, reg], POLICY)
+    # counted each time (its row in registrations is keyed by role, user and id: it replaces itself)
+    assert (result.outcomes, result.registrations) == ([COUNTED, COUNTED], [reg, reg])
+    assert W_MAR04 not in state.weeks and state.stream_time == MON_MAR18_MIDNIGHT
+    assert state.teacher_since == TUE_MAR05_NOON  # registered since then, for the gauges too
 
 
 def test_registration_advances_stream_time() -> None:

@@ -140,7 +140,10 @@ def test_compose_worker_settings_are_valid(worker: str) -> None:
     settings = settings_from_env(env)
     store = urlparse(settings.store_dsn)
     assert store.scheme == "http" and store.hostname == "clickhouse" and store.port == 8123
-    assert store.password == interpolate(compose()["services"]["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"])
+    # the least-privilege account that deploy/clickhouse/initdb makes, its password apart from the DSN
+    clickhouse_env = compose()["services"]["clickhouse"]["environment"]
+    assert store.password is None and settings.store_user == "sferum_worker"
+    assert settings.store_password.get_secret_value() == interpolate(clickhouse_env["WORKER_CLICKHOUSE_PASSWORD"])
     assert settings.broker == "kafka://kafka:9092"
     assert settings.web_enabled
     assert service["build"]["dockerfile"] == "deploy/Dockerfile"
@@ -234,7 +237,11 @@ def test_dockerfile_installs_the_project_and_runs_the_worker() -> None:
     (entrypoint,) = [yaml.safe_load(arg) for op, arg in instructions if op == "ENTRYPOINT"]
     assert entrypoint[0] == "sferum-kpi" and entrypoint[-1] == "worker"
     assert ("EXPOSE", str(DEFAULT_WEB_PORT)) in instructions
-    assert any(op == "RUN" and "pip install ." in arg for op, arg in instructions)
+    # Dependencies from the hashed lock only, then the project without dependencies.
+    runs = [arg for op, arg in instructions if op == "RUN" and "pip install" in arg]
+    assert any("--require-hashes" in arg and "-r requirements.lock" in arg for arg in runs)
+    assert any("--no-deps" in arg and arg.rstrip().split("&&")[0].rstrip().endswith(" .") for arg in runs)
+    assert all("--require-hashes" in arg or "--no-deps" in arg for arg in runs), runs
     # Every package pyproject.toml builds (and the files it reads) is copied into the image.
     copied = {arg.split()[0] for op, arg in instructions if op == "COPY"}
     copied |= {name for op, arg in instructions if op == "COPY" for name in arg.split()[:-1]}

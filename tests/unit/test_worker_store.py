@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 
+import stream.refresh_work as refresh_work
 import stream.worker_store as module
 from sinks.clickhouse import StoreError
 from sinks.kpi_changes import ChangesRefreshed
 from stream.batch import PendingRows, RegistrationRow
 from stream.core import TeacherWeekRow
+from stream.refresh_work import RefreshWork
 from stream.week import WeekCalendar
-from stream.worker_store import RefreshWork, WorkerStore
+from stream.worker_store import WorkerStore
 
 W1, W2, W3 = 20_703, 20_710, 20_717  # Mondays 2026-09-07, 09-14, 09-21
 #: 2026-09-13 23:59:59.999 and 2026-09-14 00:00:00.000 MSK (UTC+3): the last instant of W1, the first of W2
@@ -86,7 +88,7 @@ def test_a_later_week_does_not_move_a_user_forward() -> None:
 
 
 def test_too_many_users_become_every_unit_from_their_earliest_week(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "MAX_CHANGED_USERS", 3)
+    monkeypatch.setattr(refresh_work, "MAX_CHANGED_USERS", 3)
     work = RefreshWork()
     for i, week in enumerate((W3, W2, W3)):
         work.note("teacher", f"t{i}", week)
