@@ -72,6 +72,15 @@ def region_predicates(database: str, region_id: str) -> dict[str, str]:
             f"OR (role = 'staff' AND user_id IN ({staff}))"
         ),
         "kpi_unit_week_data": f"region_id = {region}",
+        # the incremental refresh's state: per teacher, and per area of the registry
+        "kpi_teacher_status": f"teacher_id IN ({teachers})",
+        "kpi_area_multi_teachers": (
+            f"(unit_kind = 'region' AND unit_id = {region}) "
+            f"OR (unit_kind = 'municipality' AND unit_id IN ({municipalities}))"
+        ),
+        # one refresh's work rows, dropped when it ends: no regional reader needs them
+        "kpi_refresh_changes": "0",
+        "kpi_refresh_units": "0",
     }
 
 

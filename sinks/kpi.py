@@ -2,7 +2,8 @@
 
 Cumulative indicators of a week depend on every earlier week, so a change in week W (a flushed
 row, a late event, a registration) is refreshed from W to the newest week. A registry load
-computes every week for its new snapshot before the snapshot becomes current.
+computes every week for its new snapshot before the snapshot becomes current. This is the full
+refresh, of every unit; ``sinks.kpi_changes`` refreshes only the units of a set of changed users.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from sinks.clickhouse import ClickHouseSink
+from sinks.kpi_status import rebuild_area_multi_teachers, rebuild_teacher_status
 
 EVERY_WEEK = date(1970, 1, 1)
 
@@ -65,11 +67,14 @@ def current_snapshot(sink: ClickHouseSink) -> int | None:
 
 def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week: date = EVERY_WEEK) -> int:
     """Recompute the stored indicators of ``snapshot`` (default: the current one) for the weeks
-    from ``from_week`` on. Returns the rows written (0 when no registry is loaded yet)."""
+    from ``from_week`` on, every unit, and the status of every teacher (what the incremental
+    refresh starts from). Returns the rows written (0 when no registry is loaded yet)."""
+    rebuild_teacher_status(sink)
     if snapshot is None:
         snapshot = current_snapshot(sink)
         if snapshot is None:
             return 0
+    rebuild_area_multi_teachers(sink, snapshot)
     db, columns = sink.database, ", ".join(KPI_COLUMNS)
     summary = sink.client.command(
         f"INSERT INTO {db}.kpi_unit_week_data (snapshot, computed_at, {columns}) "
@@ -81,4 +86,5 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
 
 
 def drop_snapshot_rows(sink: ClickHouseSink, snapshot: int) -> None:
-    sink.client.command(f"ALTER TABLE {sink.database}.kpi_unit_week_data DROP PARTITION {int(snapshot):d}")
+    for table in ("kpi_unit_week_data", "kpi_area_multi_teachers"):
+        sink.client.command(f"ALTER TABLE {sink.database}.{table} DROP PARTITION {int(snapshot):d}")

@@ -1,6 +1,6 @@
 """The worker's use of ClickHouse: one thread for every call (the embedded engine admits one user
-at a time, and its client is synchronous), rows written with their weeks noted, and the refresh of
-the stored indicators from the earliest week changed since the last one."""
+at a time, and its client is synchronous), rows written with the users they change noted, and the
+refresh of the stored indicators for those users' units only."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from sinks.clickhouse import ClickHouseSink, first_line
 from sinks.kpi import refresh_kpi
+from sinks.kpi_changes import ChangesRefreshed, refresh_kpi_changes
 from sinks.registry import teacher_regions
 from stream.batch import PendingRows
 from stream.metrics import Metrics
+from stream.refresh_work import RefreshWork
 from stream.week import WeekCalendar, week_date
 
 log = logging.getLogger(__name__)
@@ -29,49 +31,59 @@ class WorkerStore:
         self._calendar = calendar
         self._metrics = metrics
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
-        #: The earliest week changed since the last refresh of the stored indicators. A worker does
-        #: not know what changed before it started, so its first refresh covers every week.
-        self.refresh_from: int | None = 0
+        #: What changed since the last refresh of the stored indicators. A worker does not know what
+        #: changed before it started, so its first refresh covers every unit and every week.
+        self.work = RefreshWork(every_from=0)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     async def write_rows(self, rows: PendingRows) -> int:
-        """Write rows (``StoreError`` if the store fails); note their weeks for the next refresh."""
+        """Write rows (``StoreError`` if the store fails); note the users they change for the next refresh."""
         written = await self.call(self.sink.write, rows)
-        weeks = rows.weeks(self._calendar)
-        if weeks:
-            earliest = min(weeks)
-            self.refresh_from = earliest if self.refresh_from is None else min(self.refresh_from, earliest)
+        self.work.note_rows(rows, self._calendar)
         return written
 
     async def refresh_kpi(self) -> None:
-        """Recompute the stored indicators from the earliest week written since the last refresh
-        (cumulative indicators of later weeks depend on it). A failure is retried next time.
-        Every call on the store runs in one thread, so a refresh sees every row written before
-        it began: that instant is what the boards are current to."""
+        """Recompute the stored indicators of the units the users noted since the last refresh
+        belong to, from the earliest week each changed (cumulative indicators of later weeks depend
+        on it). A failure is retried next time, with whatever was noted meanwhile. Every call on
+        the store runs in one thread, so a refresh sees every row written before it began: that
+        instant is what the boards are current to."""
         began, began_at = time.time(), time.monotonic()
-        start, self.refresh_from = self.refresh_from, None
-        if start is None:  # nothing written since the last refresh: current as of now
-            self._current_as_of(began)
+        work, self.work = self.work, RefreshWork()
+        if not work:  # nothing written since the last refresh: current as of now
+            self._refreshed(None, began, began_at)
             return
         try:
-            await self.call(refresh_kpi, self.sink, from_week=week_date(start))
-        except Exception as exc:  # the store may be down: keep the week, try again next time
+            if work.every_from is not None:
+                await self.call(refresh_kpi, self.sink, from_week=week_date(work.every_from))
+            else:
+                changes = {user: week_date(week) for user, week in work.users.items()}
+                done: ChangesRefreshed = await self.call(refresh_kpi_changes, self.sink, changes)
+                if done.full_from is not None:
+                    log.info("the data reached week %s: every unit computed from it", done.full_from)
+        except Exception as exc:  # the store may be down: keep the work, try again next time
             log.warning("refreshing the indicators failed, will retry: %s", first_line(exc))
-            self.refresh_from = start if self.refresh_from is None else min(start, self.refresh_from)
-            if self._metrics is not None:
-                self._metrics.kpi_refreshes.labels("failed").inc()
+            work.merge(self.work)
+            self.work = work
+            self._refreshed("failed", began, began_at)
             return
-        if self._metrics is not None:
-            self._metrics.kpi_refreshes.labels("ok").inc()
-            self._metrics.kpi_refresh_seconds.observe(time.monotonic() - began_at)
-        self._current_as_of(began)
+        self._refreshed("ok", began, began_at)
 
-    def _current_as_of(self, instant: float) -> None:
-        if self._metrics is not None:
-            self._metrics.kpi_current_as_of.set(instant)
+    def _refreshed(self, outcome: str | None, began: float, began_at: float) -> None:
+        """Count a refresh (``outcome`` None: there was nothing to refresh); unless it failed, the
+        stored indicators are current as of ``began``."""
+        if self._metrics is None:
+            return
+        if outcome is not None:
+            self._metrics.kpi_refreshes.labels(outcome).inc()
+        if outcome == "failed":
+            return
+        if outcome == "ok":
+            self._metrics.kpi_refresh_seconds.observe(time.monotonic() - began_at)
+        self._metrics.kpi_current_as_of.set(began)
 
     async def teacher_regions(self) -> Mapping[str, tuple[str, ...]] | None:
         """The registry's teacher -> regions map, or None if the store fails."""

@@ -9,7 +9,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError, ProducerFenced
 
@@ -201,37 +200,3 @@ def test_a_snapshot_takes_only_running_tasks_with_something_to_commit(tmp_path: 
     assert [part.task for part in snapshot.parts] == [busy]
     assert snapshot.events == 10 and len(snapshot.rows) == 1
     assert not busy.letters and busy.events_since_commit == 0
-
-
-@pytest.mark.parametrize("fails", [True, False])
-def test_the_earliest_week_changed_is_kept_when_a_refresh_fails(fails: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    import stream.worker_store as module
-    from stream.week import WeekCalendar
-
-    refreshed: list[Any] = []
-
-    def refresh(sink: Any, *, from_week: Any) -> None:
-        refreshed.append(from_week)
-        if fails:
-            raise StoreError("down")
-
-    monkeypatch.setattr(module, "refresh_kpi", refresh)
-
-    class Sink:
-        def write(self, rows: PendingRows) -> int:
-            return len(rows)
-
-    async def run() -> module.WorkerStore:
-        store = module.WorkerStore(Sink(), WeekCalendar())  # type: ignore[arg-type]
-        store.refresh_from = None
-        rows = PendingRows()
-        rows.teacher_weeks[("t-1", 19_007)] = TeacherWeekRow(19_007, "t-1", 0, 0, 0, 0, 1)
-        rows.teacher_weeks[("t-2", 19_000)] = TeacherWeekRow(19_000, "t-2", 0, 0, 0, 0, 1)
-        await store.write_rows(rows)
-        assert store.refresh_from == 19_000  # the earliest of the weeks written
-        await store.refresh_kpi()
-        return store
-
-    store = asyncio.run(run())
-    assert [str(week) for week in refreshed] == ["2022-01-08"]
-    assert store.refresh_from == (19_000 if fails else None)

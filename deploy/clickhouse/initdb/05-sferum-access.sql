@@ -7,4 +7,4 @@ CREATE ROLE IF NOT EXISTS sferum_regional_reader;
 GRANT ALL ON sferum.* TO sferum_writer;
 GRANT SELECT ON sferum.* TO sferum_reader;
 GRANT SELECT ON sferum.* TO sferum_regional_reader;
-CREATE ROW POLICY IF NOT EXISTS sferum_all_rows ON sferum.registry_regions, sferum.registry_municipalities, sferum.registry_schools, sferum.registry_teachers, sferum.registry_students, sferum.registry_staff, sferum.registry_snapshots, sferum.teacher_week, sferum.staff_week, sferum.registrations, sferum.kpi_unit_week_data AS PERMISSIVE FOR SELECT USING 1 TO sferum_writer, sferum_reader;
+CREATE ROW POLICY IF NOT EXISTS sferum_all_rows ON sferum.registry_regions, sferum.registry_municipalities, sferum.registry_schools, sferum.registry_teachers, sferum.registry_students, sferum.registry_staff, sferum.registry_snapshots, sferum.teacher_week, sferum.staff_week, sferum.registrations, sferum.kpi_unit_week_data, sferum.kpi_teacher_status, sferum.kpi_area_multi_teachers, sferum.kpi_refresh_changes, sferum.kpi_refresh_units AS PERMISSIVE FOR SELECT USING 1 TO sferum_writer, sferum_reader;

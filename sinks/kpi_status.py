@@ -1,0 +1,78 @@
+"""The teachers' status (``kpi_teacher_status``, ``046_kpi_changes.sql``): per teacher, the weeks
+that decide its cumulative indicators, so that the incremental refresh reads a teacher's rows of
+the weeks it computes only. A function of ``teacher_week`` and ``registrations``: ``refresh_kpi``
+computes it for every teacher, the incremental refresh for the teachers it was given.
+
+Both run in a *work partition*: one refresh's rows in ``kpi_refresh_changes`` and
+``kpi_refresh_units``, under an id of its own (workers may share a server), dropped at its end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+
+from sinks.clickhouse import ClickHouseSink
+
+WORK_TABLES = ("kpi_refresh_changes", "kpi_refresh_units")
+_STATUS_COLUMNS = "teacher_id, reg_week, chat_week, message1_week, message2_week, message3_week"
+
+
+@contextlib.contextmanager
+def work_partition(sink: ClickHouseSink) -> Iterator[int]:
+    """A fresh refresh id; its rows in the work tables are dropped when the block ends."""
+    refresh = secrets.randbits(63)
+    try:
+        yield refresh
+    finally:
+        for table in WORK_TABLES:
+            with contextlib.suppress(Exception):  # the store may be down: the tables' TTL removes them then
+                sink.client.command(f"ALTER TABLE {sink.database}.{table} DROP PARTITION {int(refresh):d}")
+
+
+def update_teacher_status(sink: ClickHouseSink, refresh: int) -> None:
+    """Bring up to date the status of the teachers among ``refresh``'s changes (role ``teacher``)."""
+    db = sink.database
+    sink.client.command(
+        f"INSERT INTO {db}.kpi_teacher_status ({_STATUS_COLUMNS}, updated_at) "
+        f"SELECT {_STATUS_COLUMNS}, now64(3) FROM {db}.kpi_teacher_status_changed(refresh = {{refresh:UInt64}})",
+        parameters={"refresh": refresh},
+    )
+
+
+def rebuild_teacher_status(sink: ClickHouseSink) -> None:
+    """Compute the status of every teacher with a row or a registration, from all of them."""
+    db = sink.database
+    with work_partition(sink) as refresh:
+        sink.client.command(
+            f"INSERT INTO {db}.kpi_refresh_changes (refresh, role, user_id, from_week) "
+            f"SELECT {{refresh:UInt64}}, 'teacher', teacher_id, toDate(0) FROM ("
+            f"SELECT teacher_id FROM {db}.teacher_week "
+            f"UNION DISTINCT SELECT user_id FROM {db}.registrations WHERE role = 'teacher')",
+            parameters={"refresh": refresh},
+        )
+        update_teacher_status(sink, refresh)
+
+
+def rebuild_area_multi_teachers(sink: ClickHouseSink, snapshot: int) -> None:
+    """Compute ``kpi_area_multi_teachers`` of a registry snapshot anew (a function of the registry)."""
+    db = sink.database
+    sink.client.command(f"ALTER TABLE {db}.kpi_area_multi_teachers DROP PARTITION {int(snapshot):d}")
+    sink.client.command(
+        f"INSERT INTO {db}.kpi_area_multi_teachers (snapshot, unit_kind, unit_id, teacher_id, extra) "
+        f"SELECT {int(snapshot):d}, unit_kind, unit_id, teacher_id, extra "
+        f"FROM {db}.kpi_area_multi_teachers_compute(snapshot = {int(snapshot):d})"
+    )
+
+
+def teacher_status_missing(sink: ClickHouseSink) -> bool:
+    """True when teachers have rows or registrations but no status was computed (a store made before
+    the status existed, not refreshed in full since)."""
+    db = sink.database
+    rows = sink.query_rows(
+        f"SELECT (SELECT count() FROM {db}.kpi_teacher_status) = 0 AND ("
+        f"(SELECT count() FROM {db}.teacher_week) > 0 "
+        f"OR (SELECT count() FROM {db}.registrations WHERE role = 'teacher') > 0)"
+    )
+    return bool(rows[0][0])
