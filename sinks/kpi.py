@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from sinks.clickhouse import ClickHouseSink
-from sinks.kpi_status import rebuild_area_multi_teachers, rebuild_teacher_status
+from sinks.kpi_status import rebuild_snapshot_state, rebuild_teacher_status
 
 EVERY_WEEK = date(1970, 1, 1)
 
@@ -74,7 +74,7 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
         snapshot = current_snapshot(sink)
         if snapshot is None:
             return 0
-    rebuild_area_multi_teachers(sink, snapshot)
+    rebuild_snapshot_state(sink, snapshot)
     db, columns = sink.database, ", ".join(KPI_COLUMNS)
     summary = sink.client.command(
         f"INSERT INTO {db}.kpi_unit_week_data (snapshot, computed_at, {columns}) "
@@ -86,5 +86,5 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
 
 
 def drop_snapshot_rows(sink: ClickHouseSink, snapshot: int) -> None:
-    for table in ("kpi_unit_week_data", "kpi_area_multi_teachers"):
+    for table in ("kpi_unit_week_data", "kpi_area_multi_teachers", "kpi_student_status"):
         sink.client.command(f"ALTER TABLE {sink.database}.{table} DROP PARTITION {int(snapshot):d}")

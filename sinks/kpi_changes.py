@@ -22,7 +22,7 @@ from datetime import date, timedelta
 
 from sinks.clickhouse import ClickHouseSink
 from sinks.kpi import KPI_COLUMNS, current_snapshot, refresh_kpi
-from sinks.kpi_status import teacher_status_missing, update_teacher_status, work_partition
+from sinks.kpi_status import teacher_status_missing, update_student_status, update_teacher_status, work_partition
 
 #: (role, user_id) -> the earliest week of that user that changed (its Monday)
 Changes = Mapping[tuple[str, str], date]
@@ -85,6 +85,7 @@ def refresh_kpi_changes(sink: ClickHouseSink, changes: Changes, *, snapshot: int
             written += refresh_kpi(sink, snapshot=snapshot, from_week=missing)  # every teacher's status too
         else:
             update_teacher_status(sink, refresh)
+            update_student_status(sink, refresh, snapshot)
         if any(week < before for week in changes.values()):
             rows, units = _refresh_touched(sink, snapshot, refresh, first, last, before)
             written += rows

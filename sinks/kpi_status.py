@@ -55,15 +55,31 @@ def rebuild_teacher_status(sink: ClickHouseSink) -> None:
         update_teacher_status(sink, refresh)
 
 
-def rebuild_area_multi_teachers(sink: ClickHouseSink, snapshot: int) -> None:
-    """Compute ``kpi_area_multi_teachers`` of a registry snapshot anew (a function of the registry)."""
+def update_student_status(sink: ClickHouseSink, refresh: int, snapshot: int) -> None:
+    """Bring up to date the status of the students among ``refresh``'s changes (role ``student``)."""
     db = sink.database
-    sink.client.command(f"ALTER TABLE {db}.kpi_area_multi_teachers DROP PARTITION {int(snapshot):d}")
     sink.client.command(
-        f"INSERT INTO {db}.kpi_area_multi_teachers (snapshot, unit_kind, unit_id, teacher_id, extra) "
-        f"SELECT {int(snapshot):d}, unit_kind, unit_id, teacher_id, extra "
-        f"FROM {db}.kpi_area_multi_teachers_compute(snapshot = {int(snapshot):d})"
+        f"INSERT INTO {db}.kpi_student_status (snapshot, school_id, student_id, reg_week, by_parent, updated_at) "
+        f"SELECT {{snapshot:UInt32}}, school_id, student_id, reg_week, by_parent, now64(3) "
+        f"FROM {db}.kpi_student_status_changed(snapshot = {{snapshot:UInt32}}, refresh = {{refresh:UInt64}})",
+        parameters={"refresh": refresh, "snapshot": snapshot},
     )
+
+
+def rebuild_snapshot_state(sink: ClickHouseSink, snapshot: int) -> None:
+    """Compute anew what the incremental refresh keeps per registry snapshot: the teachers of
+    several schools of an area (``kpi_area_multi_teachers``, a function of the registry) and every
+    registered student's status (``kpi_student_status``)."""
+    db = sink.database
+    for table, columns in (
+        ("kpi_area_multi_teachers", "unit_kind, unit_id, teacher_id, extra"),
+        ("kpi_student_status", "school_id, student_id, reg_week, by_parent, updated_at"),
+    ):
+        sink.client.command(f"ALTER TABLE {db}.{table} DROP PARTITION {int(snapshot):d}")
+        sink.client.command(
+            f"INSERT INTO {db}.{table} (snapshot, {columns}) "
+            f"SELECT {int(snapshot):d}, {columns} FROM {db}.{table}_compute(snapshot = {int(snapshot):d})"
+        )
 
 
 def teacher_status_missing(sink: ClickHouseSink) -> bool:

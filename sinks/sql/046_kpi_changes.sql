@@ -135,6 +135,52 @@ SELECT
           rows[arrayFirstIndex(n -> n >= 3 - messages_before, messages)].1)) AS message3_week
 FROM teachers;
 
+-- Per registry student with a registration (role student), the week of its earliest one and
+-- whether a parent made it: what a school's student counts are made of. A function of the
+-- registry snapshot and of registrations: every full refresh of a snapshot computes it
+-- (kpi_student_status_compute), step 2 the changed students' anew (kpi_student_status_changed).
+-- Ordered by school, so that step 4 reads only the students of the schools it computes.
+CREATE TABLE IF NOT EXISTS {db}.kpi_student_status
+(
+    snapshot   UInt32,
+    school_id  String,
+    student_id String,
+    reg_week   Date COMMENT 'the week of its earliest registration with role student',
+    by_parent  UInt8 COMMENT 'that registration was made by a parent (registered_by = parent)',
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+PARTITION BY snapshot
+ORDER BY (school_id, student_id);
+
+CREATE OR REPLACE VIEW {db}.kpi_student_status_compute AS
+SELECT st.school_id AS school_id, st.student_id AS student_id, r.reg_week AS reg_week,
+       r.reg_by = 'parent' AS by_parent, now64(3) AS updated_at
+FROM {db}.registry_students AS st
+INNER JOIN (
+    SELECT user_id, toMonday(min(ts), '{tz}') AS reg_week, argMin(registered_by, ts) AS reg_by
+    FROM {db}.registrations
+    WHERE role = 'student'
+    GROUP BY user_id
+) AS r ON r.user_id = st.student_id
+WHERE st.snapshot = {snapshot:UInt32};
+
+CREATE OR REPLACE VIEW {db}.kpi_student_status_changed AS
+WITH changed AS (
+    SELECT DISTINCT user_id FROM {db}.kpi_refresh_changes WHERE refresh = {refresh:UInt64} AND role = 'student'
+)
+SELECT st.school_id AS school_id, st.student_id AS student_id, r.reg_week AS reg_week, r.reg_by = 'parent' AS by_parent
+FROM (
+    SELECT student_id, school_id FROM {db}.registry_students
+    WHERE snapshot = {snapshot:UInt32} AND student_id IN (SELECT user_id FROM changed)
+) AS st
+INNER JOIN (
+    SELECT user_id, toMonday(min(ts), '{tz}') AS reg_week, argMin(registered_by, ts) AS reg_by
+    FROM {db}.registrations
+    WHERE role = 'student' AND user_id IN (SELECT user_id FROM changed)
+    GROUP BY user_id
+) AS r ON r.user_id = st.student_id;
+
 -- Step 3: the units a change touches (docs/indicators.md, "Keeping the indicators current"):
 -- a teacher: its schools, their municipalities and regions; a student: its school, municipality,
 -- region; a school's own registration: the school, its municipality and region; a staff user: its
@@ -191,10 +237,9 @@ GROUP BY unit_kind, unit_id;
 -- Step 4: the rows of the touched schools, for the weeks from {first_week} to {last_week} that are
 -- not before the school's from_week, as kpi_unit_week_compute computes them. Every teacher of
 -- these schools is read again. Their students only where a student of the school changed (the
--- other schools' student counts depend on nothing that changed), and even then only those who
--- registered since the school's from_week: the counts before it are the stored ones of the week
--- before (none of its students changed earlier), and from it on they grow only by the students
--- whose earliest registration is in that week or later.
+-- other schools' student counts depend on nothing that changed), from kpi_student_status (step 2
+-- brought the changed students' status up to date): a school's registered students of week W are
+-- its students whose earliest registration is in W or earlier.
 CREATE OR REPLACE VIEW {db}.kpi_unit_week_changed_schools AS
 WITH
 arrayMap(i -> toDate({first_week:Date} + 7 * i),
@@ -271,41 +316,16 @@ stored_students AS (
     SELECT unit_id AS school_id, week_start, students_total, students_registered, students_registered_by_parent
     FROM {db}.kpi_unit_week_data FINAL
     WHERE snapshot = {snapshot:UInt32} AND unit_kind = 'school'
-      AND week_start >= (SELECT min(from_week) FROM changed) - 7
+      AND week_start >= (SELECT min(from_week) FROM changed)
       AND unit_id IN (SELECT school_id FROM changed)
 ),
--- students of the schools a student change touched whose earliest registration is not before the
--- school's from_week: of those registered since the earliest such week, all their registrations
-late_students AS (
-    SELECT st.school_id AS school_id, r.reg_week AS reg_week, r.reg_by AS reg_by, count() AS n
-    FROM (
-        SELECT user_id, toMonday(min(ts), '{tz}') AS reg_week, argMin(registered_by, ts) AS reg_by
-        FROM {db}.registrations
-        WHERE role = 'student' AND user_id IN (
-            SELECT user_id FROM {db}.registrations
-            WHERE role = 'student'
-              AND ts >= toDateTime((SELECT min(from_week) FROM changed WHERE students_changed), '{tz}')
-              AND user_id IN (
-                  SELECT student_id FROM {db}.registry_students
-                  WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed WHERE students_changed)
-              )
-        )
-        GROUP BY user_id
-    ) AS r
-    INNER JOIN (
-        SELECT student_id, school_id FROM {db}.registry_students
-        WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed WHERE students_changed)
-    ) AS st ON st.student_id = r.user_id
-    INNER JOIN changed AS c ON c.school_id = st.school_id
-    WHERE r.reg_week >= c.from_week
-    GROUP BY school_id, reg_week, reg_by
-),
-late_counts AS (
+student_counts AS (
     SELECT school_id, w AS week_start,
-           sumIf(n, reg_week <= w) AS registered,
-           sumIf(n, reg_week <= w AND reg_by = 'parent') AS registered_by_parent
-    FROM late_students
+           countIf(reg_week > toDate(0) AND reg_week <= w) AS registered,
+           countIf(reg_week > toDate(0) AND reg_week <= w AND by_parent) AS registered_by_parent
+    FROM {db}.kpi_student_status FINAL
     ARRAY JOIN weeks AS w
+    WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed WHERE students_changed)
     GROUP BY school_id, week_start
 )
 SELECT
@@ -343,9 +363,8 @@ SELECT
     NULL AS municipality_staff_total,
     NULL AS municipality_staff_registered,
     ss.students_total AS students_total,
-    if(sw.students_changed, before.students_registered + lc.registered, ss.students_registered) AS students_registered,
-    if(sw.students_changed, before.students_registered_by_parent + lc.registered_by_parent,
-       ss.students_registered_by_parent) AS students_registered_by_parent,
+    if(sw.students_changed, sc.registered, ss.students_registered) AS students_registered,
+    if(sw.students_changed, sc.registered_by_parent, ss.students_registered_by_parent) AS students_registered_by_parent,
     if(students_total = 0, 0., students_registered / students_total) AS students_registered_share,
     r.reg_week > toDate(0) AND r.reg_week <= sw.week_start AS unit_registered,
     unit_registered AND ta.together_active AS unit_active,
@@ -354,9 +373,7 @@ FROM school_weeks AS sw
 LEFT JOIN teacher_agg AS ta ON ta.school_id = sw.school_id AND ta.week_start = sw.week_start
 LEFT JOIN school_reg AS r ON r.user_id = sw.school_id
 LEFT JOIN stored_students AS ss ON ss.school_id = sw.school_id AND ss.week_start = sw.week_start
--- no stored row of the week before the first week: nothing was registered before it
-LEFT JOIN stored_students AS before ON before.school_id = sw.school_id AND before.week_start = sw.from_week - 7
-LEFT JOIN late_counts AS lc ON lc.school_id = sw.school_id AND lc.week_start = sw.week_start;
+LEFT JOIN student_counts AS sc ON sc.school_id = sw.school_id AND sc.week_start = sw.week_start;
 
 -- Per area (municipality, region) of a registry snapshot, the teachers of several of its schools,
 -- and their number of schools there less one: what the sums of an area's school rows count too
