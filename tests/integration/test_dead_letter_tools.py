@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -173,7 +174,10 @@ def test_summary_matches_the_workers_rejected_counts_by_reason_and_shows_no_id(
 
 def _kill_between_intent_and_done(broker: str, ledger: str, redrive: Process, kafka: Kafka) -> tuple[int, int]:
     """SIGKILL the redrive once two chunks are done and a third has its intent but no done yet:
-    returns (originals of the chunks done, originals of the interrupted chunk)."""
+    returns (originals of the chunks done, originals of the interrupted chunk). The redrive is
+    stopped (SIGSTOP) first and the ledger read to its end, so the counts are those at the kill:
+    a redrive left running while the watcher decides may finish more chunks (a CI run saw 8
+    originals sent where the watcher had counted 4)."""
 
     async def watch() -> tuple[int, int]:
         consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, isolation_level="read_committed")
@@ -183,21 +187,34 @@ def _kill_between_intent_and_done(broker: str, ledger: str, redrive: Process, ka
         consumer.seek(tp, 0)
         sizes: dict[str, int] = {}
         done: set[str] = set()
+
+        def read(records: list[Any]) -> None:
+            for record in records:
+                entry = json.loads(record.value)
+                count = sum(len(o) for parts in entry.get("originals", {}).values() for o in parts.values())
+                if entry["type"] == "intent":
+                    sizes[entry["chunk"]] = count
+                else:
+                    done.add(entry["chunk"])
+
+        def interrupted() -> list[str]:
+            return [chunk for chunk in sizes if chunk not in done] if len(done) >= 2 else []
+
         deadline = time.monotonic() + 120
         try:
             while time.monotonic() < deadline and redrive.alive:
-                batch = await consumer.getmany(tp, timeout_ms=20)
-                for record in batch.get(tp, []):
-                    entry = json.loads(record.value)
-                    count = sum(len(o) for parts in entry.get("originals", {}).values() for o in parts.values())
-                    if entry["type"] == "intent":
-                        sizes[entry["chunk"]] = count
-                    else:
-                        done.add(entry["chunk"])
-                interrupted = [chunk for chunk in sizes if chunk not in done]
-                if len(done) >= 2 and interrupted:
+                read((await consumer.getmany(tp, timeout_ms=20)).get(tp, []))
+                if not interrupted():
+                    continue
+                redrive.proc.send_signal(signal.SIGSTOP)
+                # everything committed before the stop (read_committed: up to the last stable offset)
+                end = (await consumer.end_offsets([tp]))[tp]
+                while await consumer.position(tp) < end:
+                    read((await consumer.getmany(tp, timeout_ms=200)).get(tp, []))
+                if waiting := interrupted():
                     redrive.proc.send_signal(signal.SIGKILL)
-                    return sum(sizes[c] for c in done), sizes[interrupted[0]]
+                    return sum(sizes[c] for c in done), sizes[waiting[0]]
+                redrive.proc.send_signal(signal.SIGCONT)  # stopped between a done and the next intent
         finally:
             await consumer.stop()
         raise AssertionError(f"the redrive ended before it could be killed mid-chunk:\n{redrive.tail()}")
