@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from sinks.clickhouse import ClickHouseSink
-from sinks.kpi_status import rebuild_snapshot_state, rebuild_teacher_status
+from sinks.kpi_status import SNAPSHOT_STATE_TABLES, rebuild_snapshot_state, rebuild_teacher_status
 
 EVERY_WEEK = date(1970, 1, 1)
 
@@ -69,11 +69,11 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
     """Recompute the stored indicators of ``snapshot`` (default: the current one) for the weeks
     from ``from_week`` on, every unit, and the status of every teacher (what the incremental
     refresh starts from). Returns the rows written (0 when no registry is loaded yet)."""
-    rebuild_teacher_status(sink)
     if snapshot is None:
         snapshot = current_snapshot(sink)
         if snapshot is None:
             return 0
+    rebuild_teacher_status(sink)
     rebuild_snapshot_state(sink, snapshot)
     db, columns = sink.database, ", ".join(KPI_COLUMNS)
     summary = sink.client.command(
@@ -86,5 +86,5 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
 
 
 def drop_snapshot_rows(sink: ClickHouseSink, snapshot: int) -> None:
-    for table in ("kpi_unit_week_data", "kpi_area_multi_teachers", "kpi_student_status"):
+    for table in ("kpi_unit_week_data", *SNAPSHOT_STATE_TABLES):
         sink.client.command(f"ALTER TABLE {sink.database}.{table} DROP PARTITION {int(snapshot):d}")

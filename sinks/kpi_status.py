@@ -16,6 +16,12 @@ from collections.abc import Iterator
 from sinks.clickhouse import ClickHouseSink
 
 WORK_TABLES = ("kpi_refresh_changes", "kpi_refresh_units")
+#: What the incremental refresh keeps per registry snapshot (partitioned by it), with its columns.
+SNAPSHOT_STATE = {
+    "kpi_area_multi_teachers": "unit_kind, unit_id, teacher_id, extra",
+    "kpi_student_status": "school_id, student_id, reg_week, by_parent, updated_at",
+}
+SNAPSHOT_STATE_TABLES = tuple(SNAPSHOT_STATE)
 _STATUS_COLUMNS = "teacher_id, reg_week, chat_week, message1_week, message2_week, message3_week"
 
 
@@ -71,10 +77,7 @@ def rebuild_snapshot_state(sink: ClickHouseSink, snapshot: int) -> None:
     several schools of an area (``kpi_area_multi_teachers``, a function of the registry) and every
     registered student's status (``kpi_student_status``)."""
     db = sink.database
-    for table, columns in (
-        ("kpi_area_multi_teachers", "unit_kind, unit_id, teacher_id, extra"),
-        ("kpi_student_status", "school_id, student_id, reg_week, by_parent, updated_at"),
-    ):
+    for table, columns in SNAPSHOT_STATE.items():
         sink.client.command(f"ALTER TABLE {db}.{table} DROP PARTITION {int(snapshot):d}")
         sink.client.command(
             f"INSERT INTO {db}.{table} (snapshot, {columns}) "
