@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from sinks.access import base_statements, region_statements
 from sinks.clickhouse import open_client, schema_statements
 from sinks.cluster import (
     SESSION_SETTINGS,
@@ -189,6 +190,16 @@ def test_the_session_settings_and_the_table_setting_are_known_to_the_engine(engi
         "SELECT count() FROM system.merge_tree_settings WHERE name = 'replicated_deduplication_window'"
     )
     assert window.result_rows[0][0] == 1
+
+
+def test_access_sql_on_a_cluster_parses_and_covers_the_local_tables(engine: Client) -> None:
+    statements = base_statements("sferum", CLUSTER) + region_statements("sferum", "57", ["analyst_57"], CLUSTER)
+    for statement in statements:
+        assert f"ON CLUSTER {CLUSTER}" in parsed(engine, statement), statement
+    assert "sferum.teacher_week_local" in statements[6] and "sferum.registry_teachers_local" not in statements[6]
+    policies = [s for s in statements if "sferum_region_57 ON CLUSTER sferum_cluster ON sferum.teacher_week" in s]
+    assert [p.split(" USING ")[1] for p in policies][0] == [p.split(" USING ")[1] for p in policies][1]
+    assert statements[-1] == "ALTER USER analyst_57 ON CLUSTER sferum_cluster DEFAULT ROLE ALL"
 
 
 @pytest.mark.parametrize(
