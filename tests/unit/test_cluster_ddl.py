@@ -244,3 +244,35 @@ def test_without_a_cluster_the_ddl_is_the_files_statements_as_they_are() -> None
 
 def _only_separators(chunk: str) -> bool:
     return all(not line.strip() or line.strip() == ";" or line.strip().startswith("--") for line in chunk.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            "DROP TABLE IF EXISTS sferum.teacher_week",
+            [
+                "DROP TABLE IF EXISTS sferum.teacher_week ON CLUSTER sferum_cluster",
+                "DROP TABLE IF EXISTS sferum.teacher_week_local ON CLUSTER sferum_cluster",
+            ],
+        ),
+        ("TRUNCATE TABLE sferum.teacher_week", ["TRUNCATE TABLE sferum.teacher_week_local ON CLUSTER sferum_cluster"]),
+        ("DROP VIEW IF EXISTS sferum.kpi_shares", ["DROP VIEW IF EXISTS sferum.kpi_shares ON CLUSTER sferum_cluster"]),
+        (
+            "ALTER TABLE sferum.kpi_unit_week_data DELETE WHERE snapshot = 1",
+            ["ALTER TABLE sferum.kpi_unit_week_data_local ON CLUSTER sferum_cluster DELETE WHERE snapshot = 1"],
+        ),
+        (
+            "ALTER TABLE sferum.registry_staff DROP PARTITION 2",
+            ["ALTER TABLE sferum.registry_staff ON CLUSTER sferum_cluster DROP PARTITION 2"],
+        ),
+        (
+            "-- one\nCREATE FUNCTION sferum_share AS (n, d) -> if(d = 0, 0., n / d)",
+            ["-- one\nCREATE FUNCTION sferum_share ON CLUSTER sferum_cluster AS (n, d) -> if(d = 0, 0., n / d)"],
+        ),
+    ],
+)
+def test_other_statement_forms(engine: Client, statement: str, expected: list[str]) -> None:
+    assert cluster_statement(statement, "sferum", CLUSTER) == expected
+    for text in expected:
+        assert f"ON CLUSTER {CLUSTER}" in parsed(engine, text)
