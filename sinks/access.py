@@ -11,12 +11,18 @@ EXISTS); a region's statements can be added at any time.
 
 ``region_predicates`` is the one source of each table's condition: the DDL, the embedded
 engine's users file of the tests and the documentation use it.
+
+On a ClickHouse cluster (``cluster``, docs/cluster.md) every statement runs ``ON CLUSTER``, and
+the local table of each sharded table (which the shards read for a Distributed table) has the
+same policies as the table.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from sinks.cluster import check_cluster, local_table
 
 WRITER_ROLE: Final = "sferum_writer"
 READER_ROLE: Final = "sferum_reader"
@@ -90,36 +96,50 @@ def tables(database: str) -> list[str]:
     return list(region_predicates(database, "r"))
 
 
-def base_statements(database: str) -> list[str]:
-    """The roles, their grants and the all-rows policy: once per ClickHouse."""
-    db = database
-    on = ", ".join(f"{db}.{t}" for t in tables(db))
+def _on_cluster(cluster: str) -> str:
+    try:
+        return f" ON CLUSTER {check_cluster(cluster)}" if cluster else ""
+    except ValueError as exc:
+        raise AccessError(str(exc)) from None
+
+
+def _with_local(table: str, cluster: str) -> list[str]:
+    """The table, and on a cluster also its local table if it has one."""
+    return [table] if not cluster or local_table(table) == table else [table, local_table(table)]
+
+
+def base_statements(database: str, cluster: str = "") -> list[str]:
+    """The roles, their grants and the all-rows policy: once per ClickHouse (or cluster)."""
+    db, c = database, _on_cluster(cluster)
+    on = ", ".join(f"{db}.{name}" for t in tables(db) for name in _with_local(t, cluster))
     return [
-        f"CREATE ROLE IF NOT EXISTS {WRITER_ROLE}",
-        f"CREATE ROLE IF NOT EXISTS {READER_ROLE}",
-        f"CREATE ROLE IF NOT EXISTS {REGIONAL_ROLE}",
+        f"CREATE ROLE IF NOT EXISTS {WRITER_ROLE}{c}",
+        f"CREATE ROLE IF NOT EXISTS {READER_ROLE}{c}",
+        f"CREATE ROLE IF NOT EXISTS {REGIONAL_ROLE}{c}",
         # the worker and load-registry: DDL on start, inserts, partition drops; this database only
-        f"GRANT ALL ON {db}.* TO {WRITER_ROLE}",
-        f"GRANT SELECT ON {db}.* TO {READER_ROLE}",
-        f"GRANT SELECT ON {db}.* TO {REGIONAL_ROLE}",
-        f"CREATE ROW POLICY IF NOT EXISTS {ALL_ROWS_POLICY} ON {on} AS PERMISSIVE FOR SELECT USING 1 "
+        f"GRANT{c} ALL ON {db}.* TO {WRITER_ROLE}",
+        f"GRANT{c} SELECT ON {db}.* TO {READER_ROLE}",
+        f"GRANT{c} SELECT ON {db}.* TO {REGIONAL_ROLE}",
+        f"CREATE ROW POLICY IF NOT EXISTS {ALL_ROWS_POLICY}{c} ON {on} AS PERMISSIVE FOR SELECT USING 1 "
         f"TO {WRITER_ROLE}, {READER_ROLE}",
     ]
 
 
-def region_statements(database: str, region_id: str, accounts: list[str] | None = None) -> list[str]:
+def region_statements(database: str, region_id: str, accounts: list[str] | None = None, cluster: str = "") -> list[str]:
     """A region's role and row policies; with ``accounts``, the role granted to them (they must
     exist: ``CREATE USER`` holds a password, which this tool never writes)."""
-    role = region_role(region_id)
-    out = [f"CREATE ROLE IF NOT EXISTS {role}", f"GRANT {REGIONAL_ROLE} TO {role}"]
+    role, c = region_role(region_id), _on_cluster(cluster)
+    out = [f"CREATE ROLE IF NOT EXISTS {role}{c}", f"GRANT{c} {REGIONAL_ROLE} TO {role}"]
     for table, predicate in region_predicates(database, region_id).items():
-        out.append(
-            f"CREATE ROW POLICY IF NOT EXISTS {role} ON {database}.{table} AS PERMISSIVE FOR SELECT "
-            f"USING {predicate} TO {role}"
-        )
+        for name in _with_local(table, cluster):
+            out.append(
+                f"CREATE ROW POLICY IF NOT EXISTS {role}{c} ON {database}.{name} AS PERMISSIVE FOR SELECT "
+                f"USING {predicate} TO {role}"
+            )
     for account in accounts or []:
         _literal(account)
-        out += [f"GRANT {role} TO {account}", f"SET DEFAULT ROLE ALL TO {account}"]
+        default_role = f"ALTER USER {account}{c} DEFAULT ROLE ALL" if cluster else f"SET DEFAULT ROLE ALL TO {account}"
+        out += [f"GRANT{c} {role} TO {account}", default_role]
     return out
 
 

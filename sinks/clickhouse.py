@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from sinks.cluster import SESSION_SETTINGS, cluster_statements, partition_drop
 from stream.batch import PendingRows
 from stream.week import week_date
 
@@ -69,10 +70,14 @@ class QueryError(RuntimeError):
 
 
 def schema_statements(
-    database: str, timezone: str = "Europe/Moscow", levels: tuple[float, float] = (0.30, 0.70)
+    database: str,
+    timezone: str = "Europe/Moscow",
+    levels: tuple[float, float] = (0.30, 0.70),
+    cluster: str = "",
 ) -> list[str]:
     """DDL in order, from the ``sinks/sql`` files (statements end with ``;`` at a line end), for one
-    database name (an identifier)."""
+    database name (an identifier); with ``cluster``, its form for that ClickHouse cluster
+    (``sinks.cluster``, docs/cluster.md)."""
     if not _DB.match(database):
         raise ValueError(f"bad database name {database!r}")
     if not _TZ.match(timezone):
@@ -86,17 +91,22 @@ def schema_statements(
         text = f.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone)
         text = text.replace("{level_low}", repr(float(levels[0]))).replace("{level_high}", repr(float(levels[1])))
         statements += [s.strip() for s in re.split(r";\s*\n", text) if _has_sql(s)]
-    return statements
+    return cluster_statements(statements, database, cluster) if cluster else statements
 
 
 def _has_sql(chunk: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
 
 
-def open_client(dsn: str, credentials: StoreCredentials | None = None) -> Client:
-    """A clickhouse-connect client for a DSN; creates the directory of an embedded store."""
+def open_client(
+    dsn: str, credentials: StoreCredentials | None = None, settings: dict[str, Any] | None = None
+) -> Client:
+    """A clickhouse-connect client for a DSN, with these session settings; creates the directory of
+    an embedded store."""
     parsed = urlparse(dsn)
     options = credentials.client_options() if credentials is not None else {}
+    if settings:
+        options["settings"] = dict(settings)
     if parsed.scheme == "https":
         # clickhouse-connect takes TLS from its interface or a port 443/8443, not from the DSN's
         # scheme: without this, https://host:9440 would be spoken to in plain HTTP
@@ -158,8 +168,11 @@ class ClickHouseSink:
         timezone: str = "Europe/Moscow",
         levels: tuple[float, float] = (0.30, 0.70),
         credentials: StoreCredentials | None = None,
+        cluster: str = "",
     ) -> None:
         self.dsn = dsn
+        #: the ClickHouse cluster the schema is on (docs/cluster.md); empty: one server
+        self.cluster = cluster
         self.credentials = credentials
         self.database = database
         self.timezone = timezone
@@ -169,12 +182,16 @@ class ClickHouseSink:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = open_client(self.dsn, self.credentials)
+            self._client = open_client(self.dsn, self.credentials, SESSION_SETTINGS if self.cluster else None)
         return self._client
 
     def ensure_schema(self) -> None:
-        for statement in schema_statements(self.database, self.timezone, self.levels):
+        for statement in schema_statements(self.database, self.timezone, self.levels, self.cluster):
             self.client.command(statement)
+
+    def drop_partition(self, table: str, partition: int) -> None:
+        """Drop a partition of one of the schema's tables (its local tables on a cluster)."""
+        self.client.command(partition_drop(self.database, table, partition, self.cluster))
 
     def write(self, rows: PendingRows) -> int:
         """Insert pending rows. Idempotent: writing the same rows again changes nothing visible."""

@@ -87,4 +87,4 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
 
 def drop_snapshot_rows(sink: ClickHouseSink, snapshot: int) -> None:
     for table in ("kpi_unit_week_data", *SNAPSHOT_STATE_TABLES):
-        sink.client.command(f"ALTER TABLE {sink.database}.{table} DROP PARTITION {int(snapshot):d}")
+        sink.drop_partition(table, snapshot)

@@ -76,7 +76,7 @@ def _snapshots_below(sink: ClickHouseSink, snapshot: int) -> set[int]:
 
 def _drop_snapshot(sink: ClickHouseSink, snapshot: int) -> None:
     for spec in FILES:
-        sink.client.command(f"ALTER TABLE {sink.database}.{spec.table} DROP PARTITION {snapshot:d}")
+        sink.drop_partition(spec.table, snapshot)
     drop_snapshot_rows(sink, snapshot)
 
 

@@ -197,6 +197,12 @@ def access_sql(
         list[str] | None,
         typer.Option("--account", help="Grant the region's role to this existing ClickHouse user (one --region)."),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster", help="ON CLUSTER this cluster, local tables included (docs/cluster.md) [SFERUM_STORE_CLUSTER]."
+        ),
+    ] = None,
 ) -> None:
     """Print the SQL of the least-privilege roles, grants and per-region row policies, for a
     ClickHouse server (e.g. | clickhouse-client --multiquery); see docs/security.md."""
@@ -206,13 +212,41 @@ def access_sql(
     regions, accounts = region or [], account or []
     if accounts and len(regions) != 1:
         fail("--account needs exactly one --region")
+    on = settings.store_cluster if cluster is None else cluster
     try:
-        statements = base_statements(settings.database)
+        statements = base_statements(settings.database, on)
         for region_id in regions:
-            statements += region_statements(settings.database, region_id, accounts)
+            statements += region_statements(settings.database, region_id, accounts, on)
     except AccessError as exc:
         fail(str(exc))
     sys.stdout.write("".join(f"{statement};\n" for statement in statements))
+
+
+@app.command()
+def schema(
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="The DDL for this ClickHouse cluster: ON CLUSTER, replicated and Distributed tables "
+            "(docs/cluster.md) [SFERUM_STORE_CLUSTER]; empty: one server's.",
+        ),
+    ] = None,
+) -> None:
+    """Print the schema's DDL, every statement the worker and load-registry apply on start, each
+    ending with ``;`` (e.g. to review it, or | clickhouse-client --multiquery)."""
+    from sinks.clickhouse import schema_statements
+    from sinks.cluster import ClusterDDLError
+
+    settings = settings_from()
+    levels = (settings.level_low, settings.level_high)
+    try:
+        statements = schema_statements(
+            settings.database, settings.timezone, levels, settings.store_cluster if cluster is None else cluster
+        )
+    except ClusterDDLError as exc:
+        fail(str(exc))
+    sys.stdout.write("\n".join(f"{statement};\n" for statement in statements))
 
 
 @app.command()

@@ -47,6 +47,7 @@ class SinkOptions(TypedDict):
     timezone: str
     levels: tuple[float, float]
     credentials: StoreCredentials
+    cluster: str
 
 
 class ConfigError(ValueError):
@@ -104,6 +105,9 @@ class Settings(BaseSettings):
     store_password_file: Path | None = None
     #: CA certificates (PEM) of an https store; default: the system's.
     store_ca_file: Path | None = None
+    #: The ClickHouse cluster the schema is made on (ON CLUSTER, replicated and Distributed tables:
+    #: docs/cluster.md); empty: one server.
+    store_cluster: str = ""
 
     # Pseudonymisation of person ids (schemas/pseudonym.py): empty = ids stored as they come
     id_key: SecretStr = SecretStr("")
@@ -210,6 +214,13 @@ class Settings(BaseSettings):
             raise ValueError(f"database must be a plain identifier, got {value!r}")
         return value
 
+    @field_validator("store_cluster")
+    @classmethod
+    def _check_store_cluster(cls, value: str) -> str:
+        if value and not _IDENTIFIER.match(value):
+            raise ValueError(f"the cluster must be a plain identifier, got {value!r}")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -250,6 +261,8 @@ class Settings(BaseSettings):
         given = [name for name in ("store_user", "store_ca_file") if getattr(self, name)]
         if self.store_password.get_secret_value():
             given.append("store_password")
+        if self.store_cluster:
+            given.append("store_cluster")
         if scheme == "chdb" and given:
             raise ValueError(f"SFERUM_{given[0].upper()} applies to a ClickHouse server, not to the embedded store")
         if self.store_ca_file is not None and scheme != "https":
@@ -318,6 +331,7 @@ class Settings(BaseSettings):
             "credentials": StoreCredentials(
                 user=self.store_user, password=self.store_password.get_secret_value(), ca_file=self.store_ca_file
             ),
+            "cluster": self.store_cluster,
         }
 
     @property

@@ -28,6 +28,20 @@ def _one_line_error(result, code: int) -> str:  # type: ignore[no-untyped-def]
         (["worker", "--broker", "not a broker"], {}, 2, "SFERUM_BROKER"),
         (["worker"], {"SFERUM_INPUT_TOPICS": "a,sferum.dead-letter"}, 2, "dead-letter"),
         (["--log-level", "loud", "sql", "SELECT 1"], {}, 2, "log level"),
+        (["schema", "--cluster", "a-b"], {}, 2, "bad cluster name 'a-b'"),
+        (["access-sql", "--cluster", "x;y"], {}, 2, "bad cluster name"),
+        (
+            ["sql", "SELECT 1"],
+            {"SFERUM_STORE_CLUSTER": "main"},
+            2,
+            "SFERUM_STORE_CLUSTER applies to a ClickHouse server",
+        ),
+        (
+            ["sql", "SELECT 1"],
+            {"SFERUM_STORE": "http://h:8123", "SFERUM_STORE_CLUSTER": "a b"},
+            2,
+            "SFERUM_STORE_CLUSTER",
+        ),
         (["worker", "--broker", "127.0.0.1:1"], {}, 1, "cannot reach the Kafka broker"),
         (["produce", "--broker", "127.0.0.1:1", "/dev/null"], {}, 1, "cannot reach the Kafka broker"),
     ],
@@ -46,3 +60,19 @@ def test_sql_prints_in_the_requested_format(tmp_path) -> None:  # type: ignore[n
     result = run_cli("sql", "--format", "CSV", "SELECT 1 AS a, 'x' AS b", env={"SFERUM_STORE": f"chdb://{tmp_path}/s"})
     assert result.returncode == 0, result.stderr
     assert result.stdout == '1,"x"\n'
+
+
+def test_schema_prints_every_statement_of_the_ddl(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sinks.clickhouse import schema_statements
+
+    single = run_cli("schema", env={"SFERUM_DATA_DIR": str(tmp_path)})
+    assert single.returncode == 0, single.stderr
+    assert single.stdout == "\n".join(f"{s};\n" for s in schema_statements("sferum"))
+    # the cluster from the flag, or from SFERUM_STORE_CLUSTER (with a server store)
+    flag = run_cli("schema", "--cluster", "main", env={"SFERUM_DATA_DIR": str(tmp_path)})
+    env = run_cli("schema", env={"SFERUM_STORE": "http://h:8123", "SFERUM_STORE_CLUSTER": "main"})
+    assert flag.returncode == env.returncode == 0, flag.stderr + env.stderr
+    assert flag.stdout == env.stdout == "\n".join(f"{s};\n" for s in schema_statements("sferum", cluster="main"))
+    assert (
+        "CREATE TABLE IF NOT EXISTS sferum.teacher_week ON CLUSTER main AS sferum.teacher_week_local\n" in flag.stdout
+    )
