@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.capacity worker --broker host:port [--events N] [--partitions 4]
                                               [--flush-interval-s S] [--keep]
-    .venv/bin/python -m bench.capacity store --store DSN [--scale F] [--optimize]
+    .venv/bin/python -m bench.capacity store --store DSN [--optimize]
 
 ``worker``: the bench's events (``bench.data``: federal profile, steady weeks) into a fresh topic,
 one ``worker --drain`` over them (``bench.run``'s W), then what that left behind: the bytes of
@@ -12,8 +12,10 @@ newest record of each key, without tombstones), the worker's local state (record
 ids held) and its memory (``bench.run --rss``'s figures).
 
 ``store``: rows and bytes of every table of a store (``system.parts``, active parts: compressed
-and uncompressed), the rows per week of the tables kept by week (``FINAL``), and those divided by
-``--scale`` (the ``--scale`` the store's data was generated with: ``sferum-kpi generate --scale``).
+and uncompressed), the rows per week of the tables kept by week (``FINAL``), and those scaled to
+the federal profile of ``sferum-kpi generate`` (its registry's counts against the store's: a
+store generated with ``--scale`` has that share of the schools, teachers and students, but every
+region, and more municipalities than that share).
 
 Each figure is printed as ``name = value unit``, with the load average; nothing is asserted.
 Read them as what this machine did: the broker, the worker and anything else share its cores.
@@ -82,7 +84,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     worker.add_argument("--keep", action="store_true", help="keep the work directory and the run's topics")
     store = commands.add_parser("store", help="ClickHouse rows and bytes per table and per week")
     store.add_argument("--store", required=True, help="DSN of the store: chdb:///abs/path or http(s)://…")
-    store.add_argument("--scale", type=float, default=1.0, help="the --scale its data was generated with")
     store.add_argument("--optimize", action="store_true", help="OPTIMIZE TABLE … FINAL every table first")
     args = parser.parse_args(argv)
     if args.command == "worker":
@@ -90,8 +91,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error("--events and --partitions must be positive")
         if args.flush_interval_s is not None and args.flush_interval_s <= 0:
             parser.error("--flush-interval-s must be positive")
-    elif not 0 < args.scale <= 1:
-        parser.error("--scale must be in (0, 1]")
     return args
 
 
@@ -177,6 +176,32 @@ def steady_week_rows(table_rows: dict[str, dict[str, int]]) -> dict[str, float]:
     """Mean rows per week of each table without its first week (a generated store's first week
     holds the registrations of everyone who joined before it)."""
     return week_rows({table: dict(sorted(weeks.items())[1:]) for table, weeks in table_rows.items()})
+
+
+#: What a table's rows per week grow with: the registry's units or people.
+SCALES_WITH = {
+    "teacher_week": ("teachers",),
+    "staff_week": ("staff",),
+    "registrations": ("teachers", "students", "staff"),
+    "kpi_unit_week_data": ("regions", "municipalities", "schools"),
+}
+
+
+def federal_factor(table: str, store: dict[str, int], federal: dict[str, int]) -> float:
+    """How many times the federal profile's registry holds what a table's rows grow with."""
+    kinds = SCALES_WITH[table]
+    return per(sum(federal[k] for k in kinds), sum(store.get(k, 0) for k in kinds))
+
+
+def federal_registry() -> dict[str, int]:
+    """The registry of ``sferum-kpi generate --profile federal`` (scale 1), from its plan."""
+    from stream.generate.run import plan_profile
+
+    plans = plan_profile("federal", seed=1)
+    counts = {"regions": len(plans), "municipalities": sum(len(r.municipalities) for r in plans)}
+    for name in ("schools", "teachers", "students", "staff"):
+        counts[name] = sum(r.total(name) for r in plans)
+    return counts
 
 
 def sizes_by_topic(results: Iterable[tuple[Any, ...]]) -> dict[str, int]:
@@ -419,8 +444,18 @@ def measure_store(args: argparse.Namespace, workdir: Path) -> None:
     by_week: dict[str, dict[str, int]] = {table: {} for table in WEEK_COLUMNS}
     for row in sql_rows(args.store, union, workdir):
         by_week[row["table"]][row["week"]] = int(row["rows"])
-    scale = args.scale
-    print(f"store: {args.store}; data generated with --scale {scale:g}; federal = measured / {scale:g}")
+    registry = " UNION ALL ".join(
+        f"SELECT '{name}' AS kind, count() AS n FROM sferum.registry_{name} "
+        "WHERE snapshot = (SELECT max(snapshot) FROM sferum.registry_snapshots)"
+        for name in ("regions", "municipalities", "schools", "teachers", "students", "staff")
+    )
+    store_units = {row["kind"]: int(row["n"]) for row in sql_rows(args.store, registry, workdir)}
+    federal = federal_registry()
+    print(f"store: {args.store}; its registry: " + ", ".join(f"{n:,} {k}" for k, n in store_units.items()))
+    print(
+        "federal profile's registry (sferum-kpi generate --profile federal): "
+        + ", ".join(f"{n:,} {k}" for k, n in federal.items())
+    )
     for part in parts:
         table, rows = part["table"], int(part["rows"])
         compressed, uncompressed = int(part["compressed"]), int(part["uncompressed"])
@@ -444,10 +479,16 @@ def measure_store(args: argparse.Namespace, workdir: Path) -> None:
         row_compressed = per(int(part["compressed"]), stored)
         row_uncompressed = per(int(part["uncompressed"]), stored)
         note = f"{len(weeks)} weeks, {final:,} rows FINAL of {stored:,} stored; without the first week"
+        factor = federal_factor(table, store_units, federal)
         figure(f"{table} rows per week", weekly, "rows", note)
-        figure(f"{table} rows per week, federal", weekly / scale, "rows")
-        figure(f"{table} per week, federal, compressed", weekly / scale * row_compressed / MIB, "MiB")
-        figure(f"{table} per week, federal, uncompressed", weekly / scale * row_uncompressed / MIB, "MiB")
+        figure(
+            f"{table} rows per week, federal",
+            weekly * factor,
+            "rows",
+            f"× {factor:.2f}: {'+'.join(SCALES_WITH[table])}",
+        )
+        figure(f"{table} per week, federal, compressed", weekly * factor * row_compressed / MIB, "MiB")
+        figure(f"{table} per week, federal, uncompressed", weekly * factor * row_uncompressed / MIB, "MiB")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

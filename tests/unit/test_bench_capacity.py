@@ -14,6 +14,7 @@ from bench.capacity import (
     DescribeLogDirsRequest_v1,
     DescribeLogDirsResponse_v1,
     counted_events,
+    federal_factor,
     log_size,
     parse_args,
     per,
@@ -38,8 +39,7 @@ from stream.state.codec import CHUNK_IDS, MAX_INLINE_IDS, encode_user
         ["worker", "--broker", "h:1", "--events", "many"],
         ["worker", "--broker", "h:1", "--bogus"],
         ["store"],
-        ["store", "--store", "chdb:///x", "--scale", "0"],
-        ["store", "--store", "chdb:///x", "--scale", "2"],
+        ["store", "--store", "chdb:///x", "--scale", "0.05"],
     ],
 )
 def test_argument_errors_are_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,8 +53,8 @@ def test_argument_errors_are_one_line_and_exit_2(argv: list[str], capsys: pytest
 def test_arguments_and_their_defaults() -> None:
     worker = parse_args(["worker", "--broker", "127.0.0.1:9092"])
     assert (worker.events, worker.partitions, worker.flush_interval_s, worker.keep) == (300_000, 4, None, False)
-    store = parse_args(["store", "--store", "chdb:///tmp/s", "--scale", "0.05", "--optimize"])
-    assert (store.store, store.scale, store.optimize) == ("chdb:///tmp/s", 0.05, True)
+    store = parse_args(["store", "--store", "chdb:///tmp/s", "--optimize"])
+    assert (store.store, store.optimize) == ("chdb:///tmp/s", True)
 
 
 def test_log_size_counts_every_record_and_keeps_the_newest_of_each_key() -> None:
@@ -79,6 +79,15 @@ def test_per_and_rows_per_week() -> None:
     rows = {"teacher_week": {"2025-11-03": 10, "2025-11-10": 30, "2025-11-17": 50}, "staff_week": {}}
     assert week_rows(rows) == {"teacher_week": 30.0}
     assert steady_week_rows(rows) == {"teacher_week": 40.0}  # the first week (the backlog) left out
+
+
+def test_federal_factor_is_the_registry_units_a_tables_rows_grow_with() -> None:
+    store = {"regions": 85, "municipalities": 1202, "schools": 2419, "teachers": 55_000, "students": 604_220}
+    federal = {"regions": 85, "municipalities": 1917, "schools": 50_389, "teachers": 1_100_000}
+    federal |= {"students": 11_583_705, "staff": 5_000}
+    assert federal_factor("teacher_week", store, federal) == 20.0
+    assert federal_factor("kpi_unit_week_data", store, federal) == pytest.approx(52_391 / 3_706)
+    assert federal_factor("staff_week", store, federal) == 0.0  # no staff in the store: nothing to scale
 
 
 def test_topic_sizes_add_up_replicas_and_leave_out_future_ones_and_failed_dirs() -> None:
