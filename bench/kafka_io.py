@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.decode import Rejection, decode
@@ -62,30 +63,41 @@ async def _consume(broker: str, offsets: dict[TopicPartition, tuple[int, int]], 
     consumer = AIOKafkaConsumer(**connection_to(broker), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        todo = {tp: end for tp, (begin, end) in offsets.items() if end > begin}
-        consumer.assign(list(offsets))
-        for tp, (begin, _) in offsets.items():
-            consumer.seek(tp, begin)
         events = 0
         rejected = 0
         started = time.perf_counter()
-        while todo:
-            batches = await consumer.getmany(timeout_ms=1000)
-            now_ms = int(time.time() * 1000)
-            for tp, records in batches.items():
-                if decode_values:
-                    for record in records:
-                        event = decode(record.value or b"", now_ms=now_ms, key=record.key, check_key=True)
-                        rejected += isinstance(event, Rejection)
-                events += len(records)
-                if records and records[-1].offset + 1 >= todo.get(tp, 0):
-                    todo.pop(tp, None)
+        async for records in read_all(consumer, offsets):
+            if decode_values:
+                now_ms = int(time.time() * 1000)
+                for record in records:
+                    event = decode(record.value or b"", now_ms=now_ms, key=record.key, check_key=True)
+                    rejected += isinstance(event, Rejection)
+            events += len(records)
         seconds = time.perf_counter() - started
     finally:
         await consumer.stop()
     if rejected:
         raise RuntimeError(f"{rejected} generated events did not decode: the bench data is wrong")
     return Timed(events, seconds)
+
+
+async def read_all(
+    consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, tuple[int, int]]
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """The records of every partition from its beginning to its end offset, a fetched batch at a
+    time, with a started consumer without a group. Done with a partition once its position
+    reaches the end offset (read_committed, transaction markers take offsets too)."""
+    todo = {tp: end for tp, (begin, end) in offsets.items() if end > begin}
+    consumer.assign(list(offsets))
+    for tp, (begin, _) in offsets.items():
+        consumer.seek(tp, begin)
+    while todo:
+        batches = await consumer.getmany(timeout_ms=1000)
+        for records in batches.values():
+            yield records
+        for tp in list(todo):
+            if await consumer.position(tp) >= todo[tp]:
+                del todo[tp]
 
 
 def delete_topics(broker: str, marker: str) -> list[str]:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -139,9 +140,10 @@ class Bench:
                 raise RuntimeError(f"{what} exited with {run.returncode}:\n{run.tail()}")
         return runs
 
-    def workers(self, count: int, events: int) -> tuple[Measure, list[Run]]:
+    def workers(self, count: int, events: int, extra: dict[str, str] | None = None) -> tuple[Measure, list[Run]]:
+        """``count`` workers ``--drain`` in one group; ``extra``: settings of their own (SFERUM_*)."""
         names = ["w1"] if count == 1 else [f"w{count}{chr(97 + i)}" for i in range(count)]
-        specs = [self.worker_spec(n, f"w{count}", self.topic, drain=True) for n in names]
+        specs = [self.worker_spec(n, f"w{count}", self.topic, drain=True, extra=extra) for n in names]
         runs = self.checked(watch([start(s) for s in specs], expected_events=events, timeout_s=self.timeout_s()), "W")
         spawned = min(r.spawned for r in runs)
         exited = max(r.exited for r in runs)
@@ -218,6 +220,20 @@ class Bench:
                 if old is None or values[-1] > old[-1]:
                     rows[(week, teacher)] = values
         return rows
+
+    def clean_up(self, *, keep: bool) -> None:
+        """Kill the children still running; unless ``keep``, remove the work directory and the
+        run's topics."""
+        killed = kill_children()
+        if killed:
+            self.say(f"killed children still running: {', '.join(map(str, killed))}")
+        if not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            try:
+                deleted = delete_topics(self.args.broker, self.run_id)
+                self.say(f"removed {self.workdir} and {len(deleted)} topics of run {self.run_id}")
+            except Exception as exc:  # the broker may be the reason the run stopped
+                self.say(f"removed {self.workdir}; the run's topics stay ({exc})")
 
     # the run ----------------------------------------------------------------------------------
 
@@ -337,21 +353,32 @@ def rss_per_teacher_weeks(run: Run, rows: TeacherWeekRows, state_dir: Path) -> R
     """Live teacher-weeks: rows of the newest two weeks, the weeks a user's state still holds
     under the default 7-day lateness. The state: every record of the worker's local stores, as it
     left them (the same records as its changelog)."""
-    newest = max(date.fromisoformat(week) for week, _ in rows) if rows else date.min
-    live = sum(1 for week, _ in rows if date.fromisoformat(week) >= newest - timedelta(days=7))
+    live = live_teacher_weeks(rows)
     state_bytes = users = 0
+    for key, value in state_records(state_dir):
+        state_bytes += len(key) + len(value)
+        users += key[:1] == b"u"
+    return RssPerTeacherWeeks(run.peak_rss, run.rss_at_first_event, live, state_bytes, users)
+
+
+def live_teacher_weeks(rows: TeacherWeekRows) -> int:
+    """Rows of the newest two weeks: the weeks a user's state still holds under the default
+    7-day lateness."""
+    newest = max(date.fromisoformat(week) for week, _ in rows) if rows else date.min
+    return sum(1 for week, _ in rows if date.fromisoformat(week) >= newest - timedelta(days=7))
+
+
+def state_records(state_dir: Path) -> Iterator[tuple[bytes, bytes]]:
+    """Every state record of a worker's local stores (``SFERUM_DATA_DIR/state``), as it left them:
+    the same records as its changelog, without the store's own position in it."""
     for path in sorted(state_dir.glob("*/partition-*")):
         store = PartitionStore(path)
         try:
             for key in store.keys(b""):
-                if key.startswith(b"m:"):  # the store's own position in the changelog
-                    continue
-                value = store.get(key) or b""
-                state_bytes += len(key) + len(value)
-                users += key[:1] == b"u"
+                if not key.startswith(b"m:"):
+                    yield key, store.get(key) or b""
         finally:
             store.close()
-    return RssPerTeacherWeeks(run.peak_rss, run.rss_at_first_event, live, state_bytes, users)
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -381,16 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("bench: interrupted", highlight=False)
         return 130
     finally:
-        killed = kill_children()
-        if killed:
-            bench.say(f"killed children still running: {', '.join(map(str, killed))}")
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-            try:
-                deleted = delete_topics(args.broker, bench.run_id)
-                bench.say(f"removed {workdir} and {len(deleted)} topics of run {bench.run_id}")
-            except Exception as exc:  # the broker may be the reason the run stopped
-                bench.say(f"removed {workdir}; the run's topics stay ({exc})")
+        bench.clean_up(keep=args.keep)
     render(report, console)
     print(final_line({m.key: m.rate for m in report.measures}))
     return 0
