@@ -33,6 +33,7 @@ from tests.integration.faults import (
     run_outage,
     run_rebalance,
 )
+from tests.integration.scale_out import run_scale_out
 
 pytestmark = pytest.mark.integration
 
@@ -134,4 +135,18 @@ def test_one_account_with_200000_events_in_a_week_is_counted_exactly_in_bounded_
     assert report.facts["changelog_chunk_records"] > 0  # the account's ids did not fit one record
     assert report.facts["changelog_largest_record_bytes"] <= 256 * 1024
     assert report.facts["hot_warnings"] >= 1  # reported as hot (a warning; the metric and alert too)
+    assert_exact(report)
+
+
+def test_four_workers_over_16_partitions_through_rolling_restarts_and_a_sigkill_stay_exact(
+    broker: str, work: Path
+) -> None:
+    """Four worker processes (static members) share 16 partitions under a live stream; each is
+    restarted in turn with SIGTERM, then one is SIGKILLed and restarted (at once, or after its
+    session expired: by the seed). The rolling restarts move no partition (the group's assignment
+    read from the broker before and after each) and cause no rebalance."""
+    report = run_scale_out(broker, work, events=20_000, seed=fault_seed("scale-out"))
+    assert report.faults == 5 and report.runs == 9
+    assert report.facts["rolling_partitions_moved"] == 0, report.summary()
+    assert report.checks and all(report.checks.values()), report.summary()
     assert_exact(report)
