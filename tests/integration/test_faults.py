@@ -2,8 +2,8 @@
 dies, two rebalances less than a second apart, a member frozen past its session and resumed, the
 broker and the worker killed then a fail-over to a fresh node, a ClickHouse outage, a broker
 restart, four worker processes over 16 partitions through rolling restarts and a SIGKILL
-(``tests/integration/scale_out.py``). Each test compares ``teacher_week FINAL``, ``staff_week FINAL`` and ``registrations
-FINAL`` with the independent oracle, ``kpi_unit_week`` (the registry loaded first) with the
+(``tests/integration/scale_out.py``). Each test compares ``teacher_week FINAL``, ``staff_week
+FINAL`` and ``registrations FINAL`` with the independent oracle, ``kpi_unit_week`` (the registry loaded first) with the
 independent KPI oracle, checks that no row version was written with two different sets of
 counts, and that the dead-letter topic holds every expected rejection exactly once and nothing
 else.
