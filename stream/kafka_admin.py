@@ -4,9 +4,11 @@ credentials, an untrusted certificate, a listener of another protocol) into one 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,6 +19,8 @@ from stream.kafka.clients import connection
 from stream.settings import ConfigError, Settings
 
 REQUEST_TIMEOUT_MS = 15_000
+#: How long the size of a topic just created may take to show in the broker's metadata.
+METADATA_WAIT_S = 15.0
 _TLS_REASON = re.compile(r"certificate verify failed: ([^(]+)")
 
 
@@ -108,13 +112,21 @@ COMPACTED = {"cleanup.policy": "compact"}
 
 
 async def ensure_topics(settings: Settings, topics: Iterable[str], *, compacted: bool = False) -> None:
-    """Create missing topics with ``settings.partitions``; refuse input topics of another size,
-    since per-user state needs every input topic partitioned alike (co-partitioning)."""
+    """Create missing topics with ``settings.partitions``; refuse input topics (and compacted ones:
+    the state changelog, read partition by partition) of another size, since per-user state needs
+    every input topic partitioned alike (co-partitioning).
+
+    Which topics exist is asked without naming them: a broker with ``auto.create.topics.enable``
+    (Kafka's default) creates a topic that a metadata request names, with its own
+    ``num.partitions``, and the creation here then fails as "already exists". (It did: the
+    changelog of 16 input partitions was made with the broker's 4, and the worker that set it up
+    waited forever for the changelog partitions 4-15.) Whatever created a topic, its size is
+    checked once it exists."""
     admin = await _start_admin(settings)
     try:
         wanted = list(dict.fromkeys(topics))
-        existing = await _partition_counts(admin, wanted)
-        missing = [t for t in wanted if t not in existing]
+        present = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in present]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker created it meanwhile
                 await admin.create_topics(
@@ -128,8 +140,9 @@ async def ensure_topics(settings: Settings, topics: Iterable[str], *, compacted:
                         for t in missing
                     ]
                 )
-        for topic, count in existing.items():
-            if (topic in settings.consumed_topics or compacted) and count != settings.partitions:
+        checked = [t for t in wanted if t in settings.consumed_topics or compacted]
+        for topic, count in (await _partition_counts(admin, checked)).items():
+            if count != settings.partitions:
                 raise ConfigError(
                     f"topic {topic} has {count} partitions but SFERUM_PARTITIONS is {settings.partitions}; "
                     "all input topics must have the same number of partitions"
@@ -139,12 +152,17 @@ async def ensure_topics(settings: Settings, topics: Iterable[str], *, compacted:
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
-    described = await admin.describe_topics(topics)
-    counts = {}
-    for item in described:
-        if item.get("error_code", 0) == 0 and item.get("partitions"):
-            counts[item["topic"]] = len(item["partitions"])
-    return counts
+    """Partitions of each topic, all of which exist: asked again while the metadata of a topic just
+    created has not reached the broker yet (for at most ``METADATA_WAIT_S``)."""
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + METADATA_WAIT_S
+    while True:
+        for item in await admin.describe_topics([t for t in topics if t not in counts]):
+            if item.get("error_code", 0) == 0 and item.get("partitions"):
+                counts[item["topic"]] = len(item["partitions"])
+        if len(counts) == len(topics) or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.2)
 
 
 async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, tuple[int, int]]:

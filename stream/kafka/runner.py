@@ -282,6 +282,8 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         numbers = sorted({tp.partition for tp in assigned if tp.topic in self.settings.consumed_topics})
+        if self._stopping.is_set():  # a rebalance while stopping: no task starts (nor fences another)
+            return
         async with self._lock:
             for number in numbers:
                 if number not in self.tasks:
@@ -331,14 +333,27 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
     def request_stop(self) -> None:
         self._stopping.set()
 
+    @property
+    def static_member(self) -> bool:
+        """A static member (``SFERUM_INSTANCE_ID``): stopping does not leave the group, and the
+        group waits the session timeout for it to come back before its partitions move."""
+        return bool(self.settings.instance_id)
+
     async def stop(self) -> None:
-        """A last checkpoint (bounded), then leave the group."""
+        """A last checkpoint (bounded), and every task dropped; the consumer stays in the group
+        (heartbeats) until ``leave``."""
         self._stopping.set()
         try:
             await asyncio.wait_for(self.checkpoint(), REVOKE_CHECKPOINT_S)
         except Exception as exc:
             log.warning("the last checkpoint did not finish: %s", first_line(exc) or type(exc).__name__)
-        for task in list(self.tasks.values()):
-            await self._drop(task)
+        async with self._lock:
+            for task in list(self.tasks.values()):
+                await self._drop(task)
+
+    async def leave(self) -> None:
+        """Stop the consumer: a dynamic member leaves the group (its partitions move at once); a
+        static one stops its heartbeats (aiokafka sends no LeaveGroup for it), and its session
+        timeout runs from here."""
         if self._consumer is not None:
             await self._consumer.stop()

@@ -431,8 +431,8 @@ class Scenario:
         if done.returncode != 0:
             raise FaultError(f"load-registry into {store} failed:\n{done.stderr[-3000:]}")
 
-    def worker(self, node: str = "a", *, drain: bool = False, **extra: str) -> Worker:
-        return Worker(self.env(node, **extra), self.base / f"worker-{node}.log", drain=drain)
+    def worker(self, node: str = "a", *, drain: bool = False, log_level: str = "warning", **extra: str) -> Worker:
+        return Worker(self.env(node, **extra), self.base / f"worker-{node}.log", drain=drain, log_level=log_level)
 
     def produce_all(self) -> None:
         producer = Producer(self.broker, self.topic, self.lines, seconds=0)
@@ -704,11 +704,17 @@ class Report:
     survived: bool | None = None  # did the worker get through the fault by itself
     notes: list[str] = field(default_factory=list)
     facts: dict[str, int] = field(default_factory=dict)
+    #: What a scenario checks besides the counts (static membership: no partition moved), by claim.
+    checks: dict[str, bool] = field(default_factory=dict)
     result: Verdict | None = None
 
     @property
     def exact(self) -> bool:
         return self.result is not None and self.result.exact
+
+    @property
+    def checks_ok(self) -> bool:
+        return all(self.checks.values())
 
     def summary(self) -> str:
         lines = [
@@ -720,6 +726,7 @@ class Report:
             f"seconds: {self.seconds:.1f}",
         ]
         lines += [f"  {note}" for note in self.notes]
+        lines += [f"check: {claim}: {'yes' if ok else 'NO'}" for claim, ok in self.checks.items()]
         if self.result is not None:
             r = self.result
             lines += [
@@ -827,7 +834,7 @@ def _run_crash(
     return report
 
 
-def _all_advanced(before: dict[int, int], now: dict[int, int], partitions: int) -> bool:
+def all_advanced(before: dict[int, int], now: dict[int, int], partitions: int) -> bool:
     return len(now) == partitions and all(offset > before.get(p, 0) for p, offset in now.items())
 
 
@@ -867,7 +874,7 @@ def _run_rebalance(
     # both are working: every partition (each owned by one of them) commits again after the join
     wait_for(
         "every partition to commit after the rebalance",
-        lambda: _all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
+        lambda: all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
         120,
     )
     if not (a.alive and b.alive):
@@ -1064,7 +1071,7 @@ def _run_broker_restart(
     return report
 
 
-def _merged_verdict(scenario: Scenario, nodes: list[str], report: Report) -> Verdict:
+def merged_verdict(scenario: Scenario, nodes: list[str], report: Report) -> Verdict:
     """The stores of several nodes as one shared server would hold them (see ``_run_rebalance``)."""
     merged = scenario.store("merged")
     copied, conflicts = merge_stores([scenario.store(node) for node in nodes], merged)
@@ -1102,7 +1109,7 @@ def _run_double_rebalance(
     producer.release()
     wait_for(
         "every partition to commit after the rebalances",
-        lambda: _all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
+        lambda: all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
         120,
     )
     if producer.sent >= len(scenario.lines):
@@ -1119,7 +1126,7 @@ def _run_double_rebalance(
     if not report.survived:
         raise FaultError(f"a survivor died:\nA:\n{a.tail()}\nC:\n{c.tail()}")
     report.notes.append(f"A and C stopped with SIGTERM: exit {a.terminate()}, {c.terminate()}")
-    report.result = _merged_verdict(scenario, ["a", "b", "c"], report)
+    report.result = merged_verdict(scenario, ["a", "b", "c"], report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -1187,7 +1194,7 @@ def _run_failover(broker: str, base: Path, *, events: int, seed: int = 23, weeks
         raise FaultError(f"the fresh node's worker --drain failed (exit {code}):\n{fresh.tail()}")
     report.survived = True
     report.notes.append("the same node drained after the restart, then a fresh node drained the rest")
-    report.result = _merged_verdict(scenario, ["a", "b"], report)
+    report.result = merged_verdict(scenario, ["a", "b"], report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -1218,7 +1225,7 @@ def _run_frozen(
     producer.release()
     wait_for(
         "every partition to commit after the rebalance",
-        lambda: _all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
+        lambda: all_advanced(at_join, committed(broker, scenario.name), scenario.partitions),
         120,
     )
     time.sleep(rnd.uniform(0.0, 2.0))
@@ -1231,7 +1238,7 @@ def _run_frozen(
         wait_for("A's session to expire: B alone in the group", lambda: scenario.assigned(1), 60)
         wait_for(
             "B to commit every partition, A's too",
-            lambda: _all_advanced(at_freeze, committed(broker, scenario.name), scenario.partitions),
+            lambda: all_advanced(at_freeze, committed(broker, scenario.name), scenario.partitions),
             60,
         )
     finally:
@@ -1246,7 +1253,7 @@ def _run_frozen(
     fenced = a.log.read_text(errors="replace").count("was fenced")
     report.facts["fenced"] = fenced
     report.notes.append(f"A's producers fenced after it woke: {fenced}; stopped: exit {a.terminate()}, {b.terminate()}")
-    report.result = _merged_verdict(scenario, ["a", "b"], report)
+    report.result = merged_verdict(scenario, ["a", "b"], report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -1329,7 +1336,7 @@ def _run_hot_key(broker: str, base: Path, *, hot: int = 200_000, seed: int = 31)
     return report
 
 
-def _cleaning(run: Callable[..., Report]) -> Callable[..., Report]:
+def cleaning(run: Callable[..., Report]) -> Callable[..., Report]:
     def wrapped(*args: Any, **kwargs: Any) -> Report:
         try:
             return run(*args, **kwargs)
@@ -1341,14 +1348,14 @@ def _cleaning(run: Callable[..., Report]) -> Callable[..., Report]:
     return wrapped
 
 
-run_crash = _cleaning(_run_crash)
-run_rebalance = _cleaning(_run_rebalance)
-run_outage = _cleaning(_run_outage)
-run_broker_restart = _cleaning(_run_broker_restart)
-run_double_rebalance = _cleaning(_run_double_rebalance)
-run_failover = _cleaning(_run_failover)
-run_frozen = _cleaning(_run_frozen)
-run_hot_key = _cleaning(_run_hot_key)
+run_crash = cleaning(_run_crash)
+run_rebalance = cleaning(_run_rebalance)
+run_outage = cleaning(_run_outage)
+run_broker_restart = cleaning(_run_broker_restart)
+run_double_rebalance = cleaning(_run_double_rebalance)
+run_failover = cleaning(_run_failover)
+run_frozen = cleaning(_run_frozen)
+run_hot_key = cleaning(_run_hot_key)
 
 
 # Command line ------------------------------------------------------------------------------------

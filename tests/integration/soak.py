@@ -4,12 +4,15 @@ run in seven::
 
     python -m tests.integration.soak rebalance --runs 150 --broker 127.0.0.1:9092
     python -m tests.integration.soak frozen failover double-rebalance --runs 20 --seed 1000
+    python -m tests.integration.soak scale-out --runs 1 --events 500000 --seed 5
 
-Each run is ``tests/integration/faults.py``'s scenario with its own seed (``--seed`` and up), a
-fresh consumer group, topics, data dirs and stores. One line per run: the seed, the verdict,
-events lost and counted twice (by row versions: a row's version is its number of distinct
-events), registrations and dead letters missing or extra, seconds. A run that is not exact keeps
-its work directory (logs, stores) and prints where it is. The last line sums it up, with the
+Each run is ``tests/integration/faults.py``'s scenario (``scale_out.py``'s for ``scale-out``) with
+its own seed (``--seed`` and up), a fresh consumer group, topics, data dirs and stores. One line
+per run: the seed, the verdict, events lost and counted twice (by row versions: a row's version is
+its number of distinct events), registrations and dead letters missing or extra, seconds; then
+the run's figures (``Report.facts``), and any claim besides the counts that failed (``scale-out``:
+no partition moved in a rolling restart). A run that is not exact keeps its work directory (logs,
+stores) and prints where it is. The last line sums it up, with the
 seeds of every run that was not exact. Exit status 1 if any run was not exact or failed.
 """
 
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration import faults
+from tests.integration import faults, scale_out
 
 SCENARIOS: dict[str, Callable[..., faults.Report]] = {
     "crash": lambda broker, base, events, seed: faults.run_crash(broker, base, events=events, kills=5, seed=seed),
@@ -40,6 +43,8 @@ SCENARIOS: dict[str, Callable[..., faults.Report]] = {
     "broker-restart": lambda broker, base, events, seed: faults.run_broker_restart(
         broker, base, events=events, seed=seed
     ),
+    # 4 worker processes, 16 partitions: rolling restarts (static membership) and a SIGKILL
+    "scale-out": lambda broker, base, events, seed: scale_out.run_scale_out(broker, base, events=events, seed=seed),
 }
 
 
@@ -117,15 +122,22 @@ def main(argv: list[str] | None = None) -> int:
             assert report.result is not None
             counts = tally(report.result)
             exact = report.exact and report.result.dead_letters_ok and counts.clean
+            failed_checks = [claim for claim, ok in report.checks.items() if not ok]
             done += 1
             print(
-                f"{scenario} seed={seed} {'exact' if exact else 'NOT EXACT'} lost={counts.lost} "
+                f"{scenario} seed={seed} {'exact' if exact else 'NOT EXACT'}"
+                f"{' CHECK FAILED' if failed_checks else ''} lost={counts.lost} "
                 f"doubled={counts.doubled} registrations_missing={counts.registrations_missing} "
                 f"registrations_extra={counts.registrations_extra} dead_letters_missing={counts.dead_letters_missing} "
                 f"dead_letters_extra={counts.dead_letters_extra} kpi_exact={report.result.kpi_exact} "
                 f"seconds={time.monotonic() - started:.0f}",
                 flush=True,
             )
+            if report.facts:
+                print("  " + " ".join(f"{name}={value}" for name, value in report.facts.items()), flush=True)
+            for claim in failed_checks:
+                print(f"  check failed: {claim}", flush=True)
+            exact = exact and not failed_checks
             if exact and not args.keep:
                 shutil.rmtree(base, ignore_errors=True)
             else:

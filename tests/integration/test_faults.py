@@ -1,8 +1,9 @@
 """Counts stay exact through faults: repeated SIGKILLs of the worker, a rebalance in which a member
 dies, two rebalances less than a second apart, a member frozen past its session and resumed, the
 broker and the worker killed then a fail-over to a fresh node, a ClickHouse outage, a broker
-restart. Each test compares ``teacher_week FINAL``, ``staff_week FINAL`` and ``registrations
-FINAL`` with the independent oracle, ``kpi_unit_week`` (the registry loaded first) with the
+restart, four worker processes over 16 partitions through rolling restarts and a SIGKILL
+(``tests/integration/scale_out.py``). Each test compares ``teacher_week FINAL``, ``staff_week
+FINAL`` and ``registrations FINAL`` with the independent oracle, ``kpi_unit_week`` (the registry loaded first) with the
 independent KPI oracle, checks that no row version was written with two different sets of
 counts, and that the dead-letter topic holds every expected rejection exactly once and nothing
 else.
@@ -33,6 +34,7 @@ from tests.integration.faults import (
     run_outage,
     run_rebalance,
 )
+from tests.integration.scale_out import run_scale_out
 
 pytestmark = pytest.mark.integration
 
@@ -134,4 +136,18 @@ def test_one_account_with_200000_events_in_a_week_is_counted_exactly_in_bounded_
     assert report.facts["changelog_chunk_records"] > 0  # the account's ids did not fit one record
     assert report.facts["changelog_largest_record_bytes"] <= 256 * 1024
     assert report.facts["hot_warnings"] >= 1  # reported as hot (a warning; the metric and alert too)
+    assert_exact(report)
+
+
+def test_four_workers_over_16_partitions_through_rolling_restarts_and_a_sigkill_stay_exact(
+    broker: str, work: Path
+) -> None:
+    """Four worker processes (static members) share 16 partitions under a live stream; each is
+    restarted in turn with SIGTERM, then one is SIGKILLed and restarted (at once, or after its
+    session expired: by the seed). The rolling restarts move no partition (the group's assignment
+    read from the broker before and after each) and cause no rebalance."""
+    report = run_scale_out(broker, work, events=20_000, seed=fault_seed("scale-out"))
+    assert report.faults == 5 and report.runs == 9
+    assert report.facts["rolling_partitions_moved"] == 0, report.summary()
+    assert report.checks and all(report.checks.values()), report.summary()
     assert_exact(report)
