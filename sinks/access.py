@@ -81,6 +81,7 @@ def region_predicates(database: str, region_id: str) -> dict[str, str]:
         # the incremental refresh's state: per teacher, and per area of the registry
         "kpi_teacher_status": f"teacher_id IN ({teachers})",
         "kpi_student_status": f"school_id IN ({schools})",
+        "kpi_student_school": f"school_id IN ({schools})",
         "kpi_area_multi_teachers": (
             f"(unit_kind = 'region' AND unit_id = {region}) "
             f"OR (unit_kind = 'municipality' AND unit_id IN ({municipalities}))"

@@ -151,12 +151,12 @@ def _create_table(head: str, body: str, m: re.Match[str], database: str, on: str
     name, args = engine.group("engine"), (engine.group("args") or "").strip()
     if not name.endswith("MergeTree") or name.startswith("Replicated"):
         raise ClusterDDLError(f"{table}: engine {name} has no replicated form here (a …MergeTree is expected)")
-    if _SETTINGS.search(body, engine.end()):
-        raise ClusterDDLError(f"{table}: a table with SETTINGS of its own is not transformed yet")
+    # SETTINGS is a table's last clause here: its own settings (if any) are extended
+    settings = f", {NO_DEDUPLICATION}" if _SETTINGS.search(body, engine.end()) else f"\nSETTINGS {NO_DEDUPLICATION}"
     sharded = table in SHARDED
     path, replica = (SHARD_PATH, SHARD_REPLICA) if sharded else (EVERY_SHARD_PATH, EVERY_SHARD_REPLICA)
     replicated = f"ENGINE = Replicated{name}('{path}', '{replica}'{', ' + args if args else ''})"
-    text = body[: engine.start()] + replicated + body[engine.end() :].rstrip() + f"\nSETTINGS {NO_DEDUPLICATION}"
+    text = body[: engine.start()] + replicated + body[engine.end() :].rstrip() + settings
     if not sharded:
         return [head + _named(text, m, on)]
     local = f"{database}.{local_table(table)}"

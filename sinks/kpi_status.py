@@ -20,8 +20,13 @@ WORK_TABLES = ("kpi_refresh_changes", "kpi_refresh_units")
 SNAPSHOT_STATE = {
     "kpi_area_multi_teachers": "unit_kind, unit_id, teacher_id, extra",
     "kpi_student_status": "school_id, student_id, reg_week, by_parent, updated_at",
+    "kpi_student_school": "student_id, school_id",
 }
 SNAPSHOT_STATE_TABLES = tuple(SNAPSHOT_STATE)
+#: Those of them that copy a registry table, a row per row: a snapshot's registry never changes, so
+#: they are built again only when their row count is not the registry table's (never built, or cut
+#: short).
+REGISTRY_COPIES = {"kpi_student_school": "registry_students"}
 _STATUS_COLUMNS = "teacher_id, reg_week, chat_week, message1_week, message2_week, message3_week"
 
 
@@ -74,15 +79,24 @@ def update_student_status(sink: ClickHouseSink, refresh: int, snapshot: int) -> 
 
 def rebuild_snapshot_state(sink: ClickHouseSink, snapshot: int) -> None:
     """Compute anew what the incremental refresh keeps per registry snapshot: the teachers of
-    several schools of an area (``kpi_area_multi_teachers``, a function of the registry) and every
-    registered student's status (``kpi_student_status``)."""
+    several schools of an area (``kpi_area_multi_teachers``, a function of the registry), every
+    registered student's status (``kpi_student_status``), and each student's school by student
+    (``kpi_student_school``, only when not complete)."""
     db = sink.database
     for table, columns in SNAPSHOT_STATE.items():
-        sink.client.command(f"ALTER TABLE {db}.{table} DROP PARTITION {int(snapshot):d}")
+        if table in REGISTRY_COPIES and _same_count(sink, table, REGISTRY_COPIES[table], snapshot):
+            continue
+        sink.drop_partition(table, snapshot)
         sink.client.command(
             f"INSERT INTO {db}.{table} (snapshot, {columns}) "
             f"SELECT {int(snapshot):d}, {columns} FROM {db}.{table}_compute(snapshot = {int(snapshot):d})"
         )
+
+
+def _same_count(sink: ClickHouseSink, table: str, source: str, snapshot: int) -> bool:
+    db = sink.database
+    counts = f"(SELECT count() FROM {db}.{{}} WHERE snapshot = {int(snapshot):d})"
+    return bool(sink.query_rows(f"SELECT {counts.format(table)} = {counts.format(source)}")[0][0])
 
 
 def teacher_status_missing(sink: ClickHouseSink) -> bool:

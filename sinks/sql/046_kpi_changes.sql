@@ -99,15 +99,26 @@ teachers AS (
            arrayCumSum(arrayMap(x -> x.2, rows)) AS chats,
            arrayCumSum(arrayMap(x -> x.3, rows)) AS messages
     FROM changed AS c
+    -- the newest version of each row, by argMax: with FINAL every granule of the table is read
     LEFT JOIN (
-        SELECT teacher_id, reg_week, chat_week, message1_week, message2_week, message3_week
-        FROM {db}.kpi_teacher_status FINAL
-        WHERE teacher_id IN (SELECT teacher_id FROM changed)
+        SELECT teacher_id, s.1 AS reg_week, s.2 AS chat_week, s.3 AS message1_week, s.4 AS message2_week,
+               s.5 AS message3_week
+        FROM (
+            SELECT teacher_id,
+                   argMax((reg_week, chat_week, message1_week, message2_week, message3_week), updated_at) AS s
+            FROM {db}.kpi_teacher_status
+            WHERE teacher_id IN (SELECT teacher_id FROM changed)
+            GROUP BY teacher_id
+        )
     ) AS o ON o.teacher_id = c.teacher_id
     LEFT JOIN (
-        SELECT teacher_id, arraySort(groupArray((week_start, group_chats_created, group_messages))) AS rows
-        FROM {db}.teacher_week FINAL
-        WHERE week_start >= (SELECT min(from_week) FROM changed) AND teacher_id IN (SELECT teacher_id FROM changed)
+        SELECT teacher_id, arraySort(groupArray((week_start, r.1, r.2))) AS rows
+        FROM (
+            SELECT teacher_id, week_start, argMax((group_chats_created, group_messages), version) AS r
+            FROM {db}.teacher_week
+            WHERE week_start >= (SELECT min(from_week) FROM changed) AND teacher_id IN (SELECT teacher_id FROM changed)
+            GROUP BY teacher_id, week_start
+        )
         GROUP BY teacher_id
     ) AS h ON h.teacher_id = c.teacher_id
     -- registrations (duplicated rows of one event change no minimum: no FINAL)
@@ -151,7 +162,9 @@ CREATE TABLE IF NOT EXISTS {db}.kpi_student_status
 )
 ENGINE = ReplacingMergeTree(updated_at)
 PARTITION BY snapshot
-ORDER BY (school_id, student_id);
+ORDER BY (school_id, student_id)
+-- small granules: a refresh reads the students of a few hundred of the country's 50,000 schools
+SETTINGS index_granularity = 256;
 
 CREATE OR REPLACE VIEW {db}.kpi_student_status_compute AS
 SELECT st.school_id AS school_id, st.student_id AS student_id, r.reg_week AS reg_week,
@@ -165,13 +178,31 @@ INNER JOIN (
 ) AS r ON r.user_id = st.student_id
 WHERE st.snapshot = {snapshot:UInt32};
 
+-- Per registry snapshot, each student's school, ordered by student: the changed students' schools
+-- are found by the key (registry_students is ordered by school, and has about ten students per
+-- teacher). A function of the registry only: built once per snapshot (sinks/kpi_status.py).
+CREATE TABLE IF NOT EXISTS {db}.kpi_student_school
+(
+    snapshot   UInt32,
+    student_id String,
+    school_id  String
+)
+ENGINE = MergeTree
+PARTITION BY snapshot
+ORDER BY student_id
+-- small granules: a refresh looks up a few hundred of millions of students
+SETTINGS index_granularity = 256;
+
+CREATE OR REPLACE VIEW {db}.kpi_student_school_compute AS
+SELECT student_id, school_id FROM {db}.registry_students WHERE snapshot = {snapshot:UInt32};
+
 CREATE OR REPLACE VIEW {db}.kpi_student_status_changed AS
 WITH changed AS (
     SELECT DISTINCT user_id FROM {db}.kpi_refresh_changes WHERE refresh = {refresh:UInt64} AND role = 'student'
 )
 SELECT st.school_id AS school_id, st.student_id AS student_id, r.reg_week AS reg_week, r.reg_by = 'parent' AS by_parent
 FROM (
-    SELECT student_id, school_id FROM {db}.registry_students
+    SELECT student_id, school_id FROM {db}.kpi_student_school
     WHERE snapshot = {snapshot:UInt32} AND student_id IN (SELECT user_id FROM changed)
 ) AS st
 INNER JOIN (
@@ -203,9 +234,11 @@ school_touch AS (
     WHERE t.snapshot = {snapshot:UInt32}
     UNION ALL
     SELECT st.school_id, c.from_week, toUInt8(1)
-    FROM {db}.registry_students AS st
+    FROM (
+        SELECT student_id, school_id FROM {db}.kpi_student_school
+        WHERE snapshot = {snapshot:UInt32} AND student_id IN (SELECT user_id FROM changed WHERE role = 'student')
+    ) AS st
     INNER JOIN (SELECT user_id, from_week FROM changed WHERE role = 'student') AS c ON c.user_id = st.student_id
-    WHERE st.snapshot = {snapshot:UInt32}
     UNION ALL
     SELECT user_id, from_week, toUInt8(0) FROM changed WHERE role = 'school'
 ),
@@ -319,13 +352,18 @@ stored_students AS (
       AND week_start >= (SELECT min(from_week) FROM changed)
       AND unit_id IN (SELECT school_id FROM changed)
 ),
+-- (counted per registration week first: a school's students are many, its weeks few)
 student_counts AS (
     SELECT school_id, w AS week_start,
-           countIf(reg_week > toDate(0) AND reg_week <= w) AS registered,
-           countIf(reg_week > toDate(0) AND reg_week <= w AND by_parent) AS registered_by_parent
-    FROM {db}.kpi_student_status FINAL
+           sumIf(n, reg_week > toDate(0) AND reg_week <= w) AS registered,
+           sumIf(n, reg_week > toDate(0) AND reg_week <= w AND by_parent) AS registered_by_parent
+    FROM (
+        SELECT school_id, reg_week, by_parent, count() AS n
+        FROM {db}.kpi_student_status FINAL
+        WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed WHERE students_changed)
+        GROUP BY school_id, reg_week, by_parent
+    )
     ARRAY JOIN weeks AS w
-    WHERE snapshot = {snapshot:UInt32} AND school_id IN (SELECT school_id FROM changed WHERE students_changed)
     GROUP BY school_id, week_start
 )
 SELECT
@@ -483,9 +521,13 @@ multi_week AS (
            s.message3_week > toDate(0) AND s.message3_week <= w AS messages3
     FROM multi AS mt
     LEFT JOIN (
-        SELECT teacher_id, reg_week, chat_week, message3_week
-        FROM {db}.kpi_teacher_status FINAL
-        WHERE teacher_id IN (SELECT teacher_id FROM multi)
+        SELECT teacher_id, s.1 AS reg_week, s.2 AS chat_week, s.3 AS message3_week
+        FROM (
+            SELECT teacher_id, argMax((reg_week, chat_week, message3_week), updated_at) AS s
+            FROM {db}.kpi_teacher_status
+            WHERE teacher_id IN (SELECT teacher_id FROM multi)
+            GROUP BY teacher_id
+        )
     ) AS s ON s.teacher_id = mt.teacher_id
     ARRAY JOIN arrayFilter(x -> x >= (SELECT min(from_week) FROM changed), weeks) AS w
 ),
@@ -564,17 +606,27 @@ muni_week AS (
     ) AS r ON r.user_id = mw.municipality_id
     LEFT JOIN staff_agg AS sa ON sa.municipality_id = mw.municipality_id AND sa.week_start = mw.week_start
 ),
-muni_counts AS (
-    SELECT region_id, week_start,
+-- the municipalities' own figures, per touched municipality (its one row) and region (the sums over
+-- its municipalities), from one pass over muni_week (a common table expression read twice is
+-- computed twice)
+area_own AS (
+    SELECT area.1 AS unit_kind, area.2 AS unit_id, week_start,
            count() AS municipalities_total,
            countIf(registered) AS municipalities_registered,
            countIf(active) AS municipalities_active,
            countIf(municipality_list = 'no_staff_registered') AS municipalities_no_staff_registered,
            sum(staff_total) AS staff_total,
-           sum(staff_registered) AS staff_registered
-    FROM muni_week
-    WHERE region_id IN (SELECT unit_id FROM changed WHERE unit_kind = 'region')
-    GROUP BY region_id, week_start
+           sum(staff_registered) AS staff_registered,
+           any(registered) AS own_registered,
+           any(active) AS own_active,
+           any(municipality_list) AS own_list
+    FROM (
+        SELECT arrayJoin([('municipality', municipality_id), ('region', region_id)]) AS area, week_start,
+               registered, active, municipality_list, staff_total, staff_registered
+        FROM muni_week
+    )
+    WHERE (area.1, area.2) IN (SELECT unit_kind, unit_id FROM changed)
+    GROUP BY unit_kind, unit_id, week_start
 )
 SELECT
     aw.week_start AS week_start,
@@ -602,31 +654,29 @@ SELECT
     ss.schools_active AS schools_active,
     if(ss.schools_total = 0, 0., ss.schools_registered / ss.schools_total) AS schools_registered_share,
     if(ss.schools_registered = 0, 0., ss.schools_active / ss.schools_registered) AS schools_active_share,
-    if(aw.unit_kind = 'region', mc.municipalities_total, NULL) AS municipalities_total,
-    if(aw.unit_kind = 'region', mc.municipalities_registered, NULL) AS municipalities_registered,
-    if(aw.unit_kind = 'region', mc.municipalities_active, NULL) AS municipalities_active,
+    if(aw.unit_kind = 'region', ao.municipalities_total, NULL) AS municipalities_total,
+    if(aw.unit_kind = 'region', ao.municipalities_registered, NULL) AS municipalities_registered,
+    if(aw.unit_kind = 'region', ao.municipalities_active, NULL) AS municipalities_active,
     if(aw.unit_kind = 'region',
-       if(mc.municipalities_total = 0, 0., mc.municipalities_registered / mc.municipalities_total), NULL)
+       if(ao.municipalities_total = 0, 0., ao.municipalities_registered / ao.municipalities_total), NULL)
         AS municipalities_registered_share,
     if(aw.unit_kind = 'region',
-       if(mc.municipalities_registered = 0, 0., mc.municipalities_active / mc.municipalities_registered), NULL)
+       if(ao.municipalities_registered = 0, 0., ao.municipalities_active / ao.municipalities_registered), NULL)
         AS municipalities_active_share,
-    if(aw.unit_kind = 'region', mc.municipalities_no_staff_registered, NULL) AS municipalities_no_staff_registered,
-    if(aw.unit_kind = 'region', mc.staff_total, mw.staff_total) AS municipality_staff_total,
-    if(aw.unit_kind = 'region', mc.staff_registered, mw.staff_registered) AS municipality_staff_registered,
+    if(aw.unit_kind = 'region', ao.municipalities_no_staff_registered, NULL) AS municipalities_no_staff_registered,
+    ao.staff_total AS municipality_staff_total,
+    ao.staff_registered AS municipality_staff_registered,
     ss.students_total AS students_total,
     ss.students_registered AS students_registered,
     ss.students_registered_by_parent AS students_registered_by_parent,
     if(ss.students_total = 0, 0., ss.students_registered / ss.students_total) AS students_registered_share,
-    if(aw.unit_kind = 'region', NULL, mw.registered) AS unit_registered,
-    if(aw.unit_kind = 'region', NULL, mw.active) AS unit_active,
-    if(aw.unit_kind = 'municipality', mw.municipality_list, NULL) AS municipality_list
+    if(aw.unit_kind = 'region', NULL, ao.own_registered) AS unit_registered,
+    if(aw.unit_kind = 'region', NULL, ao.own_active) AS unit_active,
+    if(aw.unit_kind = 'municipality', ao.own_list, NULL) AS municipality_list
 FROM area_weeks AS aw
 LEFT JOIN school_sums AS ss
     ON ss.unit_kind = aw.unit_kind AND ss.unit_id = aw.unit_id AND ss.week_start = aw.week_start
 LEFT JOIN correction AS co
     ON co.unit_kind = aw.unit_kind AND co.unit_id = aw.unit_id AND co.week_start = aw.week_start
-LEFT JOIN muni_counts AS mc
-    ON aw.unit_kind = 'region' AND mc.region_id = aw.unit_id AND mc.week_start = aw.week_start
-LEFT JOIN muni_week AS mw
-    ON aw.unit_kind = 'municipality' AND mw.municipality_id = aw.unit_id AND mw.week_start = aw.week_start;
+LEFT JOIN area_own AS ao
+    ON ao.unit_kind = aw.unit_kind AND ao.unit_id = aw.unit_id AND ao.week_start = aw.week_start;

@@ -208,13 +208,21 @@ def test_access_sql_on_a_cluster_parses_and_covers_the_local_tables(engine: Clie
         ("RENAME TABLE sferum.a TO sferum.b", "no cluster form"),
         ("CREATE TABLE IF NOT EXISTS sferum.m (a UInt8) ENGINE = Memory", "engine Memory"),
         ("CREATE TABLE IF NOT EXISTS other.t (a UInt8) ENGINE = MergeTree ORDER BY a", "database sferum"),
-        ("CREATE TABLE IF NOT EXISTS sferum.t (a UInt8) ENGINE = MergeTree ORDER BY a SETTINGS x = 1", "SETTINGS"),
         ("CREATE MATERIALIZED VIEW sferum.v ENGINE = MergeTree ORDER BY a AS SELECT 1 AS a", "engine of its own"),
     ],
 )
 def test_a_statement_it_does_not_know_is_refused(statement: str, needle: str) -> None:
     with pytest.raises(ClusterDDLError, match=needle):
         cluster_statement(statement, "sferum", CLUSTER)
+
+
+def test_a_table_with_settings_of_its_own_keeps_them_and_gains_the_replicated_one() -> None:
+    statement = "CREATE TABLE IF NOT EXISTS sferum.t (a UInt8) ENGINE = MergeTree ORDER BY a\nSETTINGS index_granularity = 256"
+    assert cluster_statement(statement, "sferum", CLUSTER) == [
+        "CREATE TABLE IF NOT EXISTS sferum.t ON CLUSTER sferum_cluster (a UInt8) "
+        "ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}_{replica}') ORDER BY a\n"
+        "SETTINGS index_granularity = 256, replicated_deduplication_window = 0"
+    ]
 
 
 def test_a_cluster_name_that_is_not_an_identifier_is_refused() -> None:
