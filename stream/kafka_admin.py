@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from stream.kafka.clients import connection
 from stream.settings import ConfigError, Settings
@@ -128,6 +129,8 @@ async def ensure_topics(settings: Settings, topics: Iterable[str], *, compacted:
                         for t in missing
                     ]
                 )
+            # made by another client meanwhile (another worker, or a broker's auto-creation): checked as well
+            existing = await _partition_counts(admin, wanted)
         for topic, count in existing.items():
             if (topic in settings.consumed_topics or compacted) and count != settings.partitions:
                 raise ConfigError(
@@ -139,7 +142,12 @@ async def ensure_topics(settings: Settings, topics: Iterable[str], *, compacted:
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
-    described = await admin.describe_topics(topics)
+    """Partitions of each topic that exists. Asked without creating the others: aiokafka's
+    ``describe_topics`` lets a broker with ``auto.create.topics.enable`` (Kafka's default) create
+    a missing topic with its own ``num.partitions`` (which then came back as not ready yet, and
+    the worker ran on that count instead of ``SFERUM_PARTITIONS``)."""
+    response = await admin._send_request(MetadataRequest(topics, allow_auto_topic_creation=False))
+    described = response.to_object()["topics"]
     counts = {}
     for item in described:
         if item.get("error_code", 0) == 0 and item.get("partitions"):
