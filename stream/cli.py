@@ -141,6 +141,28 @@ def produce(
 
 
 @app.command()
+def repartition(
+    partitions: Annotated[int, typer.Option("--partitions", help="Partitions of the new topics.", show_default=False)],
+    suffix: Annotated[
+        str, typer.Option("--suffix", help="The new topics are the input topics' names + SUFFIX, e.g. .p16.")
+    ],
+    broker: BrokerOpt = None,
+) -> None:
+    """Copy the input topics, as they are now, into new topics with PARTITIONS partitions (same keys,
+    values, headers, timestamps; each user's events in order), exactly once; run it again to copy
+    what came since. Then count them under a new SFERUM_APP_ID: docs/operations.md."""
+    from stream.repartition import copy_topics, plan_copy
+
+    settings = settings_from(broker=broker)
+    with clear_errors():
+        plan = plan_copy(settings, partitions=partitions, suffix=suffix)
+        with _progress("copying", 0) as advance:
+            copied = asyncio.run(copy_topics(settings, plan, on_progress=advance))
+    for source, target in plan.targets.items():
+        out.print(f"{copied[source]} records {source} → {target}", markup=False, highlight=False)
+
+
+@app.command()
 def replay(
     files: FilesArg,
     store: StoreOpt = None,
