@@ -92,13 +92,32 @@ def worker(
         bool, typer.Option("--drain", help="Stop once the input present at start is consumed and flushed.")
     ] = False,
     web_port: Annotated[int | None, typer.Option("--web-port", help="Port of /metrics [SFERUM_WEB_PORT].")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            help="Worker processes of the group on this host, each with the data dir DATA_DIR/worker-I, the web port "
+            "WEB_PORT+I and the instance id ID-I; more than 1 needs a ClickHouse server [SFERUM_PROCESSES].",
+        ),
+    ] = None,
 ) -> None:
     """Run the stream worker: consume events, count per teacher and week, flush to ClickHouse."""
+    settings = settings_from(broker=broker, store=store, web_port=web_port, processes=processes)
+    loglevel = logging.getLogger().level
+    if settings.processes > 1:
+        import socket
+
+        from stream.supervisor import Supervisor, plan_children, worker_command
+
+        with clear_errors():
+            children = plan_children(settings, socket.gethostname())
+        supervisor = Supervisor(children, worker_command(drain=drain, log_level=loglevel), drain=drain)
+        raise typer.Exit(supervisor.run())
+
     from stream.worker import run_worker
 
-    settings = settings_from(broker=broker, store=store, web_port=web_port)
     with clear_errors():
-        code = run_worker(settings, drain=drain, loglevel=logging.getLogger().level)
+        code = run_worker(settings, drain=drain, loglevel=loglevel)
     raise typer.Exit(code)
 
 
@@ -119,6 +138,28 @@ def produce(
         sent = asyncio.run(produce_files(settings, files, topic=topic, on_progress=advance))
     for name, n in sorted(sent.items()):
         out.print(f"{n} lines → {name}", markup=False, highlight=False)
+
+
+@app.command()
+def repartition(
+    partitions: Annotated[int, typer.Option("--partitions", help="Partitions of the new topics.", show_default=False)],
+    suffix: Annotated[
+        str, typer.Option("--suffix", help="The new topics are the input topics' names + SUFFIX, e.g. .p16.")
+    ],
+    broker: BrokerOpt = None,
+) -> None:
+    """Copy the input topics, as they are now, into new topics with PARTITIONS partitions (same keys,
+    values, headers, timestamps; each user's events in order), exactly once; run it again to copy
+    what came since. Then count them under a new SFERUM_APP_ID: docs/operations.md."""
+    from stream.repartition import copy_topics, plan_copy
+
+    settings = settings_from(broker=broker)
+    with clear_errors():
+        plan = plan_copy(settings, partitions=partitions, suffix=suffix)
+        with _progress("copying", 0) as advance:
+            copied = asyncio.run(copy_topics(settings, plan, on_progress=advance))
+    for source, target in plan.targets.items():
+        out.print(f"{copied[source]} records {source} → {target}", markup=False, highlight=False)
 
 
 @app.command()

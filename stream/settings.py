@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     #: A stable id for this worker in the group (static membership: a restart within the session
     #: timeout moves no partition). Empty: a dynamic member.
     instance_id: str = ""
+    #: Worker processes of the group that ``worker`` runs on this host (``stream.supervisor``):
+    #: each with its data dir ``<data_dir>/worker-<i>``, web port ``web_port + i`` and instance id
+    #: ``<instance_id or host name>-<i>``. 1: the command is the worker itself, as before.
+    processes: int = Field(default=1, ge=1, le=1024)
     session_timeout_s: float = Field(default=10.0, ge=3, le=300)
     #: How long a partition's checkpoint transaction may stay open before the broker aborts it.
     transaction_timeout_s: float = Field(default=60.0, ge=5, le=900)

@@ -217,7 +217,9 @@ def test_a_statement_it_does_not_know_is_refused(statement: str, needle: str) ->
 
 
 def test_a_table_with_settings_of_its_own_keeps_them_and_gains_the_replicated_one() -> None:
-    statement = "CREATE TABLE IF NOT EXISTS sferum.t (a UInt8) ENGINE = MergeTree ORDER BY a\nSETTINGS index_granularity = 256"
+    statement = (
+        "CREATE TABLE IF NOT EXISTS sferum.t (a UInt8) ENGINE = MergeTree ORDER BY a\nSETTINGS index_granularity = 256"
+    )
     assert cluster_statement(statement, "sferum", CLUSTER) == [
         "CREATE TABLE IF NOT EXISTS sferum.t ON CLUSTER sferum_cluster (a UInt8) "
         "ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}_{replica}') ORDER BY a\n"

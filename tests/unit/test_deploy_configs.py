@@ -261,6 +261,7 @@ API_VERSIONS = {
     "Service": "v1",
     "StatefulSet": "apps/v1",
     "PodDisruptionBudget": "policy/v1",
+    "ScaledObject": "keda.sh/v1alpha1",
 }
 
 
@@ -296,8 +297,8 @@ def test_k8s_workers_are_a_statefulset_with_a_volume_per_worker() -> None:
     assert mounts[claim["metadata"]["name"]] == config["SFERUM_DATA_DIR"]
     declared = {volume["name"] for volume in template["spec"].get("volumes", [])} | {claim["metadata"]["name"]}
     assert set(mounts) <= declared
-    # More workers than partitions would leave some idle.
-    assert 1 <= spec["replicas"] <= int(config["SFERUM_PARTITIONS"])
+    # The ScaledObject sets the replicas (test_k8s_autoscaling_on_lag_stays_within_the_partitions)
+    assert "replicas" not in spec
     # The image's user (deploy/Dockerfile) is the pod's; fsGroup makes the volume writable.
     security = template["spec"]["securityContext"]
     assert security["runAsNonRoot"] is True
@@ -343,3 +344,45 @@ def test_k8s_service_and_disruption_budget_select_the_workers() -> None:
     budget = k8s("PodDisruptionBudget")["spec"]
     assert budget["selector"]["matchLabels"].items() <= labels.items()
     assert budget["maxUnavailable"] == 1
+
+
+def test_k8s_workers_are_static_members_named_after_their_pods() -> None:
+    (instance,) = [env for env in worker_container()["env"] if env["name"] == "SFERUM_INSTANCE_ID"]
+    assert instance["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert k8s("StatefulSet")["spec"]["podManagementPolicy"] == "Parallel"
+
+
+def test_k8s_a_stopping_worker_has_time_to_finish_and_comes_back_within_its_session() -> None:
+    """SIGTERM: a last checkpoint (bounded), the consumer closed (a static member stays in the
+    group), a last refresh (bounded). The grace period covers both bounds; the session timeout
+    outlasts what follows the consumer's close, so a restarted pod finds its partitions."""
+    from stream.app import STOP_REFRESH_S
+    from stream.kafka.runner import REVOKE_CHECKPOINT_S
+
+    grace = k8s("StatefulSet")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= REVOKE_CHECKPOINT_S + STOP_REFRESH_S + 10
+    session = float(k8s("ConfigMap")["data"]["SFERUM_SESSION_TIMEOUT_S"])
+    assert session >= (grace - REVOKE_CHECKPOINT_S) + 30, "the rest of the stop, then ~30 s to start and join"
+
+
+def test_k8s_autoscaling_on_lag_stays_within_the_partitions() -> None:
+    scaled = k8s("ScaledObject")["spec"]
+    statefulset = k8s("StatefulSet")
+    config = k8s("ConfigMap")["data"]
+    assert scaled["scaleTargetRef"] == {
+        "apiVersion": statefulset["apiVersion"],
+        "kind": "StatefulSet",
+        "name": statefulset["metadata"]["name"],
+    }
+    assert 1 <= scaled["minReplicaCount"] <= scaled["maxReplicaCount"] <= int(config["SFERUM_PARTITIONS"])
+    (trigger,) = scaled["triggers"]
+    assert trigger["type"] == "kafka"
+    meta = trigger["metadata"]
+    assert all(isinstance(value, str) for value in meta.values()), "KEDA's trigger metadata are strings"
+    assert meta["bootstrapServers"] == urlparse(config["SFERUM_BROKER"]).netloc
+    assert meta["consumerGroup"] == config["SFERUM_APP_ID"]
+    assert "topic" not in meta, "the lag of every input topic the group commits"
+    assert int(meta["lagThreshold"]) > 0
+    assert meta["allowIdleConsumers"] == "false"
+    down = scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+    assert down["stabilizationWindowSeconds"] >= float(config["SFERUM_SESSION_TIMEOUT_S"])
