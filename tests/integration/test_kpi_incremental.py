@@ -26,7 +26,7 @@ import pytest
 
 import stream.worker_store as worker_store
 from sinks.clickhouse import ClickHouseSink
-from sinks.kpi import KPI_COLUMNS, current_snapshot
+from sinks.kpi import KPI_COLUMNS, current_snapshot, refresh_kpi
 from sinks.kpi_changes import ChangesRefreshed, refresh_kpi_changes
 from sinks.registry import load_registry
 from stream.batch import BatchProcessor, DictState, PendingRows, Record
@@ -330,5 +330,34 @@ def test_week_span_is_the_compute_views_weeks(store: tuple[str, Path]) -> None:
         )
         assert week_span(split.sink) == (W1, W4)
         assert [r[0] for r in weeks] == [W1 + timedelta(days=7 * i) for i in range(4)] == [W1, W2, W3, W4]
+    finally:
+        split.sink.close()
+
+
+def test_the_student_lookup_cut_short_is_built_again(store: tuple[str, Path]) -> None:
+    """``kpi_student_school`` (a copy of the registry's students, ordered by student) is built once
+    per snapshot, and again by a full refresh when its rows are not the registry's (a build that
+    died half-way)."""
+    registry, lines = build()
+    split = Split(*store, "student_lookup", registry, lines, NOW_MS)
+    try:
+        split.before(lambda e: False)  # written, the registry loaded, refreshed in full
+        db, snapshot = split.sink.database, split.snapshot()
+
+        def lookup() -> set[tuple[str, str]]:
+            rows = split.sink.query_rows(
+                f"SELECT student_id, school_id FROM {db}.kpi_student_school WHERE snapshot = {snapshot:d}"
+            )
+            return {(r[0], r[1]) for r in rows}
+
+        expected = {(row[0], row[1]) for row in registry["students"][1:]}  # students.csv: student_id, school_id
+        assert len(expected) > 10 and lookup() == expected
+        split.sink.client.command(
+            f"DELETE FROM {db}.kpi_student_school WHERE snapshot = {snapshot:d} AND cityHash64(student_id) % 2 = 0"
+        )
+        assert 0 < len(lookup()) < len(expected)
+        refresh_kpi(split.sink, snapshot=snapshot)
+        assert lookup() == expected
+        assert not differences(stored_rows(split.sink), recomputed_rows(split.sink, snapshot))
     finally:
         split.sink.close()
