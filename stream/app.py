@@ -117,7 +117,7 @@ def build_app(
             await stop_runner(runner, store.refresh_kpi)
             await store.close()
 
-    @app.timer(interval=settings.kpi_refresh_interval_s)  # type: ignore[untyped-decorator]  # Faust's
+    @app.timer(interval=settings.kpi_refresh_interval_s)  # type: ignore[untyped-decorator]  # Faust's App.timer returns a bare Callable
     async def refresh_indicators() -> None:
         regions = await store.teacher_regions()
         if regions is not None:
