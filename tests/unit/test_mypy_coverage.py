@@ -36,7 +36,7 @@ def uncovered_modules(pyproject: dict[str, Any]) -> list[str]:
 
 def test_product_packages_exist() -> None:
     packages = _product_packages(_pyproject())
-    assert packages == ["schemas", "sinks", "stream"]
+    assert {"schemas", "sinks", "stream"} <= set(packages)
     for package in packages:
         assert (ROOT / package / "__init__.py").is_file(), package
 
