@@ -15,11 +15,11 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 import faust
 from faust.app.base import BootStrategy
 from faust.types import ServiceT
+from faust.web import Request, Response, View
 from mode import Service
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -93,7 +93,7 @@ def build_app(
     metrics.clock.lag_source = runner.consumer_lag
 
     @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
+    async def metrics_page(web: View, request: Request) -> Response:
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.service
@@ -117,7 +117,7 @@ def build_app(
             await stop_runner(runner, store.refresh_kpi)
             await store.close()
 
-    @app.timer(interval=settings.kpi_refresh_interval_s)  # type: ignore[untyped-decorator]  # Faust's
+    @app.timer(interval=settings.kpi_refresh_interval_s)  # type: ignore[untyped-decorator]  # Faust's App.timer returns a bare Callable
     async def refresh_indicators() -> None:
         regions = await store.teacher_regions()
         if regions is not None:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import orjson
 import typer
@@ -21,6 +21,7 @@ from stream.deadletters.commands import dead_letters_app
 from stream.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from stream.generate.run import ProfileName
     from stream.report import Report
 
 app = typer.Typer(
@@ -324,6 +325,7 @@ def generate(
 
     if profile not in PROFILES:
         fail(f"unknown profile {profile!r}: choose {', '.join(PROFILES)}")
+    chosen = cast("ProfileName", profile)  # typer gives a str; it is one of PROFILES, checked just above
     if not 1 <= weeks <= 104:
         fail(f"--weeks must be 1 to 104, not {weeks}")
     if seed < 0:
@@ -346,11 +348,11 @@ def generate(
         fail(f"not a directory: {outdir}")
     started = time.perf_counter()
     with clear_errors():
-        plans = plan_profile(profile, seed=seed, scale=scale)  # type: ignore[arg-type]
+        plans = plan_profile(chosen, seed=seed, scale=scale)
         with _progress("registry", len(plans)) as advance:
-            people, rows = write_registry(plans, outdir / REGISTRY_DIR, period, profile, seed, advance)  # type: ignore[arg-type]
+            people, rows = write_registry(plans, outdir / REGISTRY_DIR, period, chosen, seed, advance)
         with _progress("events (days)", period.n_days) as advance:
-            lines, size = write_events(people, outdir / EVENTS_FILE, period, profile, seed, advance)  # type: ignore[arg-type]
+            lines, size = write_events(people, outdir / EVENTS_FILE, period, chosen, seed, advance)
     teachers = sum(plan.total("teachers") for plan in plans)
     seconds = time.perf_counter() - started
     registry = ", ".join(

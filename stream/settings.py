@@ -379,9 +379,9 @@ def _check_file(path: Path | None, env: str) -> None:
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once, apply CLI overrides (None means "not given"), validate."""
-    given = {k: v for k, v in overrides.items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}  # pydantic checks each value
     try:
-        return Settings(**given)  # type: ignore[arg-type]
+        return Settings(**given)
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")

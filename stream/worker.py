@@ -69,7 +69,7 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
     if drain:
         log.info("draining %d partitions up to %d messages", len(targets), sum(e - b for b, e in targets.values()))
 
-        @app.timer(interval=DRAIN_CHECK_INTERVAL_S)  # type: ignore[untyped-decorator]  # Faust's
+        @app.timer(interval=DRAIN_CHECK_INTERVAL_S)  # type: ignore[untyped-decorator]  # Faust's App.timer returns a bare Callable
         async def check_drained() -> None:
             applied = runner.applied()
             mine = {tp: offsets for tp, offsets in targets.items() if tp in applied}

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from sinks.clickhouse import ClickHouseSink, first_line
 from sinks.kpi import refresh_kpi
@@ -23,6 +23,7 @@ from stream.week import WeekCalendar, week_date
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class WorkerStore:
@@ -35,7 +36,7 @@ class WorkerStore:
         #: changed before it started, so its first refresh covers every unit and every week.
         self.work = RefreshWork(every_from=0)
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
