@@ -1,4 +1,4 @@
-"""The Grafana boards (``deploy/grafana/dashboards.py``): the checked-in JSON is what the code
+"""The Grafana boards (``deploy/grafana/boards/``): the checked-in JSON is what the code
 generates, every ClickHouse query of the boards runs on a store with demo data and returns the
 columns its panel reads, and every Prometheus query names only metrics that exist.
 
@@ -12,7 +12,6 @@ option of each variable query) and the plugin's time macros (``$__fromTime`` →
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -21,7 +20,6 @@ import sys
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +27,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from deploy.grafana import boards as grafana_boards
+from deploy.grafana.boards.sql import MUNICIPALITY_VARIABLE, REGION_VARIABLE, WEEK_VARIABLE
 from sinks.clickhouse import ClickHouseSink
 from stream.kpi_gauges import RegionKpiGauges
 from stream.metrics import Metrics
@@ -40,25 +40,14 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
-SCRIPT = GRAFANA / "dashboards.py"
+#: the generator, run as ``python -m deploy.grafana.boards`` from the repository root
+MODULE = "deploy.grafana.boards"
 JSON_DIR = GRAFANA / "provisioning" / "dashboards" / "json"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
 PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "sferum.rules.yml"
 MSK = ZoneInfo("Europe/Moscow")
-
-
-def load_dashboards_module() -> ModuleType:
-    """deploy/ is not a package of the distribution: load the generator from its path."""
-    name = "sferum_grafana_dashboards"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the class is made
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def checked_in() -> dict[str, dict[str, Any]]:
@@ -102,7 +91,7 @@ PROMETHEUS_QUERIES = queries("prometheus")
 
 def test_checked_in_boards_are_what_the_code_generates(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(SCRIPT.relative_to(ROOT)), "--out", str(tmp_path)],
+        [sys.executable, "-m", MODULE, "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -111,7 +100,7 @@ def test_checked_in_boards_are_what_the_code_generates(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     generated = {path.name: path.read_text(encoding="utf-8") for path in sorted(tmp_path.glob("*.json"))}
     stored = {path.name: path.read_text(encoding="utf-8") for path in sorted(JSON_DIR.glob("*.json"))}
-    hint = "regenerate with: .venv/bin/python deploy/grafana/dashboards.py"
+    hint = f"regenerate with: .venv/bin/python -m {MODULE}"
     assert sorted(generated) == sorted(stored) == ["sferum-federal.json", "sferum-ingestion.json", "sferum-region.json"]
     stale = [name for name in generated if generated[name] != stored[name]]
     assert not stale, f"{stale} differ from the code; {hint}"
@@ -196,8 +185,9 @@ def sink(store: str) -> Iterator[ClickHouseSink]:
 @pytest.fixture(scope="module")
 def expected_columns() -> dict[str, tuple[str, ...]]:
     """Query text -> the columns its panel reads, as the generator declares them next to each query."""
-    module = load_dashboards_module()
-    return {sql.text: sql.columns for board in module.boards() for sql in module.clickhouse_queries(board)}
+    return {
+        sql.text: sql.columns for board in grafana_boards.boards() for sql in grafana_boards.clickhouse_queries(board)
+    }
 
 
 class Expander:
@@ -242,16 +232,15 @@ def first_option(sink: ClickHouseSink, sql: str) -> str:
 
 @pytest.fixture(scope="module")
 def expand(sink: ClickHouseSink) -> Expander:
-    module = load_dashboards_module()
     variables = {
-        "region": first_option(sink, module.REGION_VARIABLE.text),
-        "week": first_option(sink, module.WEEK_VARIABLE.text),
+        "region": first_option(sink, REGION_VARIABLE.text),
+        "week": first_option(sink, WEEK_VARIABLE.text),
     }
-    weeks = [date.fromisoformat(str(row[0])) for row in sink.query_rows(module.WEEK_VARIABLE.text)]
+    weeks = [date.fromisoformat(str(row[0])) for row in sink.query_rows(WEEK_VARIABLE.text)]
     start = datetime.combine(min(weeks), datetime.min.time(), MSK)
     end = datetime.combine(max(weeks) + timedelta(days=7), datetime.min.time(), MSK) - timedelta(seconds=1)
     # the municipalities of the region chosen first (a repeated panel gets one value each)
-    variables["municipality"] = first_option(sink, Expander(variables, start, end)(module.MUNICIPALITY_VARIABLE.text))
+    variables["municipality"] = first_option(sink, Expander(variables, start, end)(MUNICIPALITY_VARIABLE.text))
     return Expander(variables, start, end)
 
 
