@@ -3,8 +3,8 @@
 Faust hosts the worker: its lifecycle and signals, the web server (``/metrics``), the timers.
 The input path is the worker's own (``stream.kafka``): its consumer, the per-partition state and
 the commit protocol. Faust's consumer, producer and tables are not started: their delivery and
-recovery could not give exact counts at rebalances and crashes (docs/exactness.md says why), and
-their per-message delivery capped the worker at a few thousand events a second.
+recovery could not give exact counts at rebalances and crashes, nor their per-message delivery the
+throughput (docs/faust-workarounds.md).
 """
 
 from __future__ import annotations
@@ -56,8 +56,7 @@ async def stop_runner(runner: Runner, refresh_kpi: Callable[[], Awaitable[None]]
     the group. A dynamic member leaves before the refresh, so that its partitions move at once. A
     static member leaves after it: it keeps its place in the group by heartbeats, and the group
     waits for it the session timeout from its last heartbeat on, which the refresh (seconds on a
-    large store) would otherwise use up before the restart has even begun: a rolling restart then
-    moved partitions with the default 10 s session timeout."""
+    large store) must not use up before the restart has even begun."""
     await runner.stop()
     if not runner.static_member:
         await runner.leave()

@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     instance_id: str = ""
     #: Worker processes of the group that ``worker`` runs on this host (``stream.supervisor``):
     #: each with its data dir ``<data_dir>/worker-<i>``, web port ``web_port + i`` and instance id
-    #: ``<instance_id or host name>-<i>``. 1: the command is the worker itself, as before.
+    #: ``<instance_id or host name>-<i>``. 1: the command is the worker itself.
     processes: int = Field(default=1, ge=1, le=1024)
     session_timeout_s: float = Field(default=10.0, ge=3, le=300)
     #: How long a partition's checkpoint transaction may stay open before the broker aborts it.

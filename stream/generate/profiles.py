@@ -1,7 +1,7 @@
-"""What each profile generates: the seed's Орловская область, and the regions of the other profiles.
+"""What each profile generates: the slides' Орловская область, and the regions of the other profiles.
 
-The Орловская область figures are transcribed from ``seed/000_168c871be440ff85.txt`` (slides
-«Доля ... в ИКОП СФЕРУМ»). Populations (thousands) only size the units plausibly: a city has
+The Орловская область figures are transcribed from the regional centre's slides («Доля ... в
+ИКОП СФЕРУМ»). Populations (thousands) only size the units plausibly: a city has
 fewer, bigger schools per inhabitant than a rural district; they are rough, not statistics.
 """
 

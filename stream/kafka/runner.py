@@ -41,9 +41,8 @@ log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_MS = 100
 #: Records taken from the consumer at a time. They are applied in slices of at most
-#: ``SFERUM_BATCH_MAX_EVENTS`` per task, the event loop turning between two: applying 20,000
-#: records at once held the loop for half a second, and a checkpoint's transactions (a few round
-#: trips each) waited behind it.
+#: ``SFERUM_BATCH_MAX_EVENTS`` per task, the event loop turning between two, so that a
+#: checkpoint's transactions (a few round trips each) never wait behind a long apply.
 FETCH_MAX_RECORDS = 5_000
 #: Records buffered per input partition before it is paused: a topic that runs ahead in event
 #: time waits in memory for the others only up to this.

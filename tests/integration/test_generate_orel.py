@@ -1,11 +1,11 @@
-"""``generate --profile orel``, replayed and loaded into the embedded store, shows the seed's
+"""``generate --profile orel``, replayed and loaded into the embedded store, shows the slides'
 Орловская область in its last week, whatever that week is: an ordinary school week and a week of
 the autumn holidays (26 October – 1 November 2026: every weekday a holiday, teachers write a
 third as much). In ``kpi_unit_week`` and in ``report --format json``: the region's totals and a and
 b exactly, the three lists of municipalities exactly by name, and each municipality's share within
-1 percentage point of the seed's level lists (and in the same list).
+1 percentage point of the slides' level lists (and in the same list).
 
-The seed's figures are written out here by hand from ``seed/000_168c871be440ff85.txt``, in its own
+The figures are written out here by hand from the regional centre's slides, in their own
 spelling ("Орел", "Залогощенский район", the truncated "Новодеревеньковский рай"), not taken
 from the generator. The teachers' level list is of all the municipality's registry teachers
 (the slide's Орёл 28 %), the region's headline 35.1 % of the registered ones. The period is

@@ -1,10 +1,10 @@
 """Runs ``stream.supervisor.Supervisor`` in a process of its own, as ``worker --processes N``
 does, but on a command the test chooses (the seam the CLI does not offer):
 
-    python -m tests.support.supervise SPEC_JSON
+    python -m tests.support.supervise ARGS_JSON
 
-SPEC: ``settings`` (Settings overrides), ``hostname``, ``drain``, ``policy`` (RestartPolicy
-fields), ``child_env`` (extra SFERUM_* per child index, e.g. a store each), and either
+ARGS_JSON, one JSON object: ``settings`` (Settings overrides), ``hostname``, ``drain``, ``policy``
+(RestartPolicy fields), ``child_env`` (extra SFERUM_* per child index, e.g. a store each), and either
 ``stub`` (OUTDIR and the behaviour per child index: ``tests.support.stub_worker``) or
 ``real`` (the real ``worker`` command, ``log_level``). Exits with the supervisor's code."""
 
