@@ -69,6 +69,11 @@ class QueryError(RuntimeError):
     """ClickHouse refused a query; the message is its own first line."""
 
 
+def current_snapshot_sql(database: str) -> str:
+    """The current registry snapshot, as a scalar subquery (0 when no registry is loaded yet)."""
+    return f"(SELECT max(snapshot) FROM {database}.registry_snapshots)"
+
+
 def schema_statements(
     database: str,
     timezone: str = "Europe/Moscow",
@@ -89,6 +94,7 @@ def schema_statements(
     statements = []
     for f in files:
         text = f.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone)
+        text = text.replace("{current_snapshot}", current_snapshot_sql(database))
         text = text.replace("{level_low}", repr(float(levels[0]))).replace("{level_high}", repr(float(levels[1])))
         statements += [s.strip() for s in re.split(r";\s*\n", text) if _has_sql(s)]
     return cluster_statements(statements, database, cluster) if cluster else statements

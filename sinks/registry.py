@@ -14,14 +14,10 @@ from pathlib import Path
 
 from schemas.pseudonym import Pseudonym
 from schemas.registry import FILES, PERSON_ID_COLUMNS, RegistryError, RegistryFile, read_rows
-from sinks.clickhouse import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink, current_snapshot_sql
 from sinks.kpi import drop_snapshot_rows, refresh_kpi
 
 CHUNK_ROWS = 100_000
-
-
-def current_snapshot_sql(database: str) -> str:
-    return f"(SELECT max(snapshot) FROM {database}.registry_snapshots)"
 
 
 def load_registry(

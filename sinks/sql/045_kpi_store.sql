@@ -70,4 +70,4 @@ ALTER TABLE {db}.kpi_unit_week_data
 CREATE OR REPLACE VIEW {db}.kpi_unit_week AS
 SELECT * EXCEPT (snapshot, computed_at)
 FROM {db}.kpi_unit_week_data FINAL
-WHERE snapshot = (SELECT max(snapshot) FROM {db}.registry_snapshots);
+WHERE snapshot = {current_snapshot};

@@ -16,7 +16,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.access import base_statements, region_statements
-from sinks.clickhouse import open_client, schema_statements
+from sinks.clickhouse import current_snapshot_sql, open_client, schema_statements
 from sinks.cluster import (
     SESSION_SETTINGS,
     SHARDED,
@@ -240,6 +240,7 @@ def test_without_a_cluster_the_ddl_is_the_files_statements_as_they_are() -> None
         f.read_text(encoding="utf-8")
         .replace("{db}", "sferum")
         .replace("{tz}", "Europe/Moscow")
+        .replace("{current_snapshot}", current_snapshot_sql("sferum"))
         .replace("{level_low}", "0.3")
         .replace("{level_high}", "0.7")
         for f in sorted(SQL_DIR.glob("*.sql"))
