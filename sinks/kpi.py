@@ -76,7 +76,7 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
     rebuild_teacher_status(sink)
     rebuild_snapshot_state(sink, snapshot)
     db, columns = sink.database, ", ".join(KPI_COLUMNS)
-    summary = sink.client.command(
+    summary = sink.command(
         f"INSERT INTO {db}.kpi_unit_week_data (snapshot, computed_at, {columns}) "
         f"SELECT {int(snapshot):d}, now64(3), {columns} "
         f"FROM {db}.kpi_unit_week_compute(snapshot = {int(snapshot):d}, from_week = '{from_week.isoformat()}')"

@@ -30,7 +30,6 @@ def load_registry(
     """Load every file; returns (snapshot, rows per file). Raises RegistryError, loading nothing.
     ``pseudonym``: applied to every person id (``PERSON_ID_COLUMNS``), as the worker applies it
     to the ids of events, so the joins match."""
-    db = sink.database
     sink.ensure_schema()
     snapshot = _next_snapshot(sink)
     counts: dict[str, int] = {}
@@ -43,8 +42,8 @@ def load_registry(
     except BaseException:
         _drop_snapshot(sink, snapshot)
         raise
-    sink.client.insert(
-        f"{db}.registry_snapshots",
+    sink.insert(
+        "registry_snapshots",
         [(snapshot, str(directory.resolve()), counts)],
         column_names=("snapshot", "source", "counts"),
     )
@@ -90,8 +89,8 @@ def _insert_file(
         rows = _pseudonymised(rows, people, pseudonym)
     total = 0
     while chunk := list(islice(rows, CHUNK_ROWS)):
-        sink.client.insert(
-            f"{sink.database}.{spec.table}",
+        sink.insert(
+            spec.table,
             [(snapshot, *row) for row in chunk],
             column_names=("snapshot", "line", *spec.columns),
         )
