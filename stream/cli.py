@@ -181,8 +181,10 @@ def replay(
     total = sum(1 for path in files for _ in iter_lines(path))
     sink = ClickHouseSink(**settings.sink_options)
     with clear_errors(), dead_letter.open("wb") as letters, _progress("replaying", total, quiet=as_json) as advance:
-        summary = run_replay(files, settings, sink, letters, on_progress=advance)
-    sink.close()
+        try:
+            summary = run_replay(files, settings, sink, letters, on_progress=advance)
+        finally:
+            sink.close()
     report = summary.tally.as_dict() | {
         "blank_lines": summary.blank_lines,
         "rows_written": summary.rows_written,
