@@ -49,6 +49,7 @@ from bench.data import make_events
 from bench.kafka_io import produce, read_all
 from bench.procs import Spec, clean_env, start, watch
 from bench.run import Bench, _interrupted, rss_per_teacher_weeks, state_records
+from sinks.clickhouse import current_snapshot_sql
 from stream.kafka.clients import connection_to
 from stream.kafka_admin import BrokerUnavailable, end_offsets
 from stream.settings import load_settings
@@ -446,7 +447,7 @@ def measure_store(args: argparse.Namespace, workdir: Path) -> None:
         by_week[row["table"]][row["week"]] = int(row["rows"])
     registry = " UNION ALL ".join(
         f"SELECT '{name}' AS kind, count() AS n FROM sferum.registry_{name} "
-        "WHERE snapshot = (SELECT max(snapshot) FROM sferum.registry_snapshots)"
+        f"WHERE snapshot = {current_snapshot_sql('sferum')}"
         for name in ("regions", "municipalities", "schools", "teachers", "students", "staff")
     )
     store_units = {row["kind"]: int(row["n"]) for row in sql_rows(args.store, registry, workdir)}

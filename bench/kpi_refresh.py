@@ -32,7 +32,7 @@ import statistics
 import time
 from datetime import UTC, date, datetime
 
-from sinks.clickhouse import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink, current_snapshot_sql
 from sinks.kpi import EVERY_WEEK, KPI_COLUMNS, current_snapshot, refresh_kpi
 from sinks.kpi_changes import refresh_kpi_changes, week_span
 from stream.batch import PendingRows, RegistrationRow
@@ -106,7 +106,7 @@ def checkpoint(sink: ClickHouseSink, newest: date, *, teachers: int, registratio
         left -= n
         table, column = tables[role]
         ids = sink.query_rows(
-            f"SELECT {column} FROM {db}.{table} WHERE snapshot = (SELECT max(snapshot) FROM {db}.registry_snapshots) "
+            f"SELECT {column} FROM {db}.{table} WHERE snapshot = {current_snapshot_sql(db)} "
             f"ORDER BY cityHash64({column}, {{seed:UInt64}}) LIMIT {{n:UInt64}}",
             parameters={"seed": seed, "n": n},
         )

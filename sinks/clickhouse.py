@@ -69,6 +69,11 @@ class QueryError(RuntimeError):
     """ClickHouse refused a query; the message is its own first line."""
 
 
+def current_snapshot_sql(database: str) -> str:
+    """The current registry snapshot, as a scalar subquery (0 when no registry is loaded yet)."""
+    return f"(SELECT max(snapshot) FROM {database}.registry_snapshots)"
+
+
 def schema_statements(
     database: str,
     timezone: str = "Europe/Moscow",
@@ -89,6 +94,7 @@ def schema_statements(
     statements = []
     for f in files:
         text = f.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone)
+        text = text.replace("{current_snapshot}", current_snapshot_sql(database))
         text = text.replace("{level_low}", repr(float(levels[0]))).replace("{level_high}", repr(float(levels[1])))
         statements += [s.strip() for s in re.split(r";\s*\n", text) if _has_sql(s)]
     return cluster_statements(statements, database, cluster) if cluster else statements
@@ -187,15 +193,37 @@ class ClickHouseSink:
 
     def ensure_schema(self) -> None:
         for statement in schema_statements(self.database, self.timezone, self.levels, self.cluster):
-            self.client.command(statement)
+            self.command(statement)
 
     def drop_partition(self, table: str, partition: int) -> None:
         """Drop a partition of one of the schema's tables (its local tables on a cluster)."""
-        self.client.command(partition_drop(self.database, table, partition, self.cluster))
+        self.command(partition_drop(self.database, table, partition, self.cluster))
+
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        """Run a statement (DDL, ``INSERT … SELECT``); ``StoreError`` if the store fails or refuses it."""
+        with self._store_errors("statement on"):
+            result = self.client.command(sql, parameters=parameters)
+        return result
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
+        """Insert rows into a table of the database; ``StoreError`` if the store fails or refuses them."""
+        with self._store_errors("write to"):
+            self.client.insert(f"{self.database}.{table}", rows, column_names=column_names)
+
+    @contextlib.contextmanager
+    def _store_errors(self, what: str) -> Iterator[None]:
+        """A driver's error as a ``StoreError`` (the client is dropped: the next call reconnects)."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            self.reset()
+            raise StoreError(f"{what} {redact(self.dsn)} failed: {self._message(exc)}") from exc
 
     def write(self, rows: PendingRows) -> int:
         """Insert pending rows. Idempotent: writing the same rows again changes nothing visible."""
-        try:
+        with self._store_errors("write to"):
             for table, week_rows, user_column in (
                 ("teacher_week", rows.teacher_weeks, "teacher_id"),
                 ("staff_week", rows.staff_weeks, "user_id"),
@@ -226,11 +254,6 @@ class ClickHouseSink:
                     ],
                     column_names=REGISTRATION_COLUMNS,
                 )
-        except StoreError:
-            raise
-        except Exception as exc:
-            self.reset()
-            raise StoreError(f"write to {redact(self.dsn)} failed: {self._message(exc)}") from exc
         return len(rows)
 
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sinks.clickhouse import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink, current_snapshot_sql
 from sinks.kpi_status import SNAPSHOT_STATE_TABLES, rebuild_snapshot_state, rebuild_teacher_status
 
 EVERY_WEEK = date(1970, 1, 1)
@@ -61,8 +61,8 @@ KPI_COLUMNS = (
 
 
 def current_snapshot(sink: ClickHouseSink) -> int | None:
-    rows = sink.query_rows(f"SELECT max(snapshot), count() FROM {sink.database}.registry_snapshots")
-    return int(rows[0][0]) if rows and rows[0][1] else None
+    rows = sink.query_rows(f"SELECT {current_snapshot_sql(sink.database)}")
+    return (int(rows[0][0]) if rows else 0) or None  # snapshots are numbered from 1
 
 
 def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week: date = EVERY_WEEK) -> int:
@@ -76,7 +76,7 @@ def refresh_kpi(sink: ClickHouseSink, *, snapshot: int | None = None, from_week:
     rebuild_teacher_status(sink)
     rebuild_snapshot_state(sink, snapshot)
     db, columns = sink.database, ", ".join(KPI_COLUMNS)
-    summary = sink.client.command(
+    summary = sink.command(
         f"INSERT INTO {db}.kpi_unit_week_data (snapshot, computed_at, {columns}) "
         f"SELECT {int(snapshot):d}, now64(3), {columns} "
         f"FROM {db}.kpi_unit_week_compute(snapshot = {int(snapshot):d}, from_week = '{from_week.isoformat()}')"

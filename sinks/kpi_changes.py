@@ -75,8 +75,8 @@ def refresh_kpi_changes(sink: ClickHouseSink, changes: Changes, *, snapshot: int
     before = last + _WEEK if missing is None else missing
     written, units = 0, 0
     with work_partition(sink) as refresh:
-        sink.client.insert(
-            f"{sink.database}.kpi_refresh_changes",
+        sink.insert(
+            "kpi_refresh_changes",
             [(refresh, role, user, week) for (role, user), week in changes.items()],
             column_names=("refresh", "role", "user_id", "from_week"),
         )
@@ -100,12 +100,12 @@ def _refresh_touched(
     sink: ClickHouseSink, snapshot: int, refresh: int, first: date, last: date, before: date
 ) -> tuple[int, int]:
     """Steps 3 to 5 for the changes of ``refresh`` of a week before ``before``."""
-    db, client = sink.database, sink.client
+    db = sink.database
     params = {"snapshot": snapshot, "refresh": refresh, "first_week": first, "last_week": last, "before": before}
     view_args = "snapshot = {snapshot:UInt32}, refresh = {refresh:UInt64}"
     week_args = "first_week = {first_week:Date}, last_week = {last_week:Date}"
     columns = ", ".join(KPI_COLUMNS)
-    client.command(
+    sink.command(
         f"INSERT INTO {db}.kpi_refresh_units (refresh, unit_kind, unit_id, from_week, students_changed) "
         f"SELECT {{refresh:UInt64}}, unit_kind, unit_id, from_week, students_changed "
         f"FROM {db}.kpi_changed_units({view_args}, before = {{before:Date}})",
@@ -120,7 +120,7 @@ def _refresh_touched(
     if units:
         # the schools first: the areas' rows are sums of the stored school rows
         for view in ("kpi_unit_week_changed_schools", "kpi_unit_week_changed_areas"):
-            client.command(
+            sink.command(
                 f"INSERT INTO {db}.kpi_unit_week_data (snapshot, computed_at, {columns}) "
                 f"SELECT {{snapshot:UInt32}}, now64(3), {columns} FROM {db}.{view}({view_args}, {week_args})",
                 parameters=params,

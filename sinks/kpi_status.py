@@ -39,13 +39,13 @@ def work_partition(sink: ClickHouseSink) -> Iterator[int]:
     finally:
         for table in WORK_TABLES:
             with contextlib.suppress(Exception):  # the store may be down: the tables' TTL removes them then
-                sink.client.command(f"ALTER TABLE {sink.database}.{table} DROP PARTITION {int(refresh):d}")
+                sink.command(f"ALTER TABLE {sink.database}.{table} DROP PARTITION {int(refresh):d}")
 
 
 def update_teacher_status(sink: ClickHouseSink, refresh: int) -> None:
     """Bring up to date the status of the teachers among ``refresh``'s changes (role ``teacher``)."""
     db = sink.database
-    sink.client.command(
+    sink.command(
         f"INSERT INTO {db}.kpi_teacher_status ({_STATUS_COLUMNS}, updated_at) "
         f"SELECT {_STATUS_COLUMNS}, now64(3) FROM {db}.kpi_teacher_status_changed(refresh = {{refresh:UInt64}})",
         parameters={"refresh": refresh},
@@ -56,7 +56,7 @@ def rebuild_teacher_status(sink: ClickHouseSink) -> None:
     """Compute the status of every teacher with a row or a registration, from all of them."""
     db = sink.database
     with work_partition(sink) as refresh:
-        sink.client.command(
+        sink.command(
             f"INSERT INTO {db}.kpi_refresh_changes (refresh, role, user_id, from_week) "
             f"SELECT {{refresh:UInt64}}, 'teacher', teacher_id, toDate(0) FROM ("
             f"SELECT teacher_id FROM {db}.teacher_week "
@@ -69,7 +69,7 @@ def rebuild_teacher_status(sink: ClickHouseSink) -> None:
 def update_student_status(sink: ClickHouseSink, refresh: int, snapshot: int) -> None:
     """Bring up to date the status of the students among ``refresh``'s changes (role ``student``)."""
     db = sink.database
-    sink.client.command(
+    sink.command(
         f"INSERT INTO {db}.kpi_student_status (snapshot, school_id, student_id, reg_week, by_parent, updated_at) "
         f"SELECT {{snapshot:UInt32}}, school_id, student_id, reg_week, by_parent, now64(3) "
         f"FROM {db}.kpi_student_status_changed(snapshot = {{snapshot:UInt32}}, refresh = {{refresh:UInt64}})",
@@ -87,7 +87,7 @@ def rebuild_snapshot_state(sink: ClickHouseSink, snapshot: int) -> None:
         if table in REGISTRY_COPIES and _same_count(sink, table, REGISTRY_COPIES[table], snapshot):
             continue
         sink.drop_partition(table, snapshot)
-        sink.client.command(
+        sink.command(
             f"INSERT INTO {db}.{table} (snapshot, {columns}) "
             f"SELECT {int(snapshot):d}, {columns} FROM {db}.{table}_compute(snapshot = {int(snapshot):d})"
         )

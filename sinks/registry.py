@@ -14,14 +14,10 @@ from pathlib import Path
 
 from schemas.pseudonym import Pseudonym
 from schemas.registry import FILES, PERSON_ID_COLUMNS, RegistryError, RegistryFile, read_rows
-from sinks.clickhouse import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink, current_snapshot_sql
 from sinks.kpi import drop_snapshot_rows, refresh_kpi
 
 CHUNK_ROWS = 100_000
-
-
-def current_snapshot_sql(database: str) -> str:
-    return f"(SELECT max(snapshot) FROM {database}.registry_snapshots)"
 
 
 def load_registry(
@@ -34,7 +30,6 @@ def load_registry(
     """Load every file; returns (snapshot, rows per file). Raises RegistryError, loading nothing.
     ``pseudonym``: applied to every person id (``PERSON_ID_COLUMNS``), as the worker applies it
     to the ids of events, so the joins match."""
-    db = sink.database
     sink.ensure_schema()
     snapshot = _next_snapshot(sink)
     counts: dict[str, int] = {}
@@ -47,8 +42,8 @@ def load_registry(
     except BaseException:
         _drop_snapshot(sink, snapshot)
         raise
-    sink.client.insert(
-        f"{db}.registry_snapshots",
+    sink.insert(
+        "registry_snapshots",
         [(snapshot, str(directory.resolve()), counts)],
         column_names=("snapshot", "source", "counts"),
     )
@@ -94,8 +89,8 @@ def _insert_file(
         rows = _pseudonymised(rows, people, pseudonym)
     total = 0
     while chunk := list(islice(rows, CHUNK_ROWS)):
-        sink.client.insert(
-            f"{sink.database}.{spec.table}",
+        sink.insert(
+            spec.table,
             [(snapshot, *row) for row in chunk],
             column_names=("snapshot", "line", *spec.columns),
         )

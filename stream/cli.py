@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -21,7 +21,6 @@ from stream.deadletters.commands import dead_letters_app
 from stream.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from stream.generate.run import ProfileName
     from stream.report import Report
 
 app = typer.Typer(
@@ -182,8 +181,10 @@ def replay(
     total = sum(1 for path in files for _ in iter_lines(path))
     sink = ClickHouseSink(**settings.sink_options)
     with clear_errors(), dead_letter.open("wb") as letters, _progress("replaying", total, quiet=as_json) as advance:
-        summary = run_replay(files, settings, sink, letters, on_progress=advance)
-    sink.close()
+        try:
+            summary = run_replay(files, settings, sink, letters, on_progress=advance)
+        finally:
+            sink.close()
     report = summary.tally.as_dict() | {
         "blank_lines": summary.blank_lines,
         "rows_written": summary.rows_written,
@@ -317,15 +318,14 @@ def generate(
 ) -> None:
     """Write a synthetic registry and event stream with a realistic rhythm: school days, weekends,
     lessons, holidays, heavy and light users. Events are in time order, valid, with unique ids."""
-    import time
     from datetime import date
 
     from stream.generate.calendar import generated_period
-    from stream.generate.run import EVENTS_FILE, PROFILES, REGISTRY_DIR, plan_profile, write_events, write_registry
+    from stream.generate.run import PROFILES, is_profile
+    from stream.generate.run import generate as run_generate
 
-    if profile not in PROFILES:
+    if not is_profile(profile):
         fail(f"unknown profile {profile!r}: choose {', '.join(PROFILES)}")
-    chosen = cast("ProfileName", profile)  # typer gives a str; it is one of PROFILES, checked just above
     if not 1 <= weeks <= 104:
         fail(f"--weeks must be 1 to 104, not {weeks}")
     if seed < 0:
@@ -346,22 +346,15 @@ def generate(
         fail(f"--last-week {last_week}: {exc}")
     if outdir.exists() and not outdir.is_dir():
         fail(f"not a directory: {outdir}")
-    started = time.perf_counter()
     with clear_errors():
-        plans = plan_profile(chosen, seed=seed, scale=scale)
-        with _progress("registry", len(plans)) as advance:
-            people, rows = write_registry(plans, outdir / REGISTRY_DIR, period, chosen, seed, advance)
-        with _progress("events (days)", period.n_days) as advance:
-            lines, size = write_events(people, outdir / EVENTS_FILE, period, chosen, seed, advance)
-    teachers = sum(plan.total("teachers") for plan in plans)
-    seconds = time.perf_counter() - started
+        summary = run_generate(profile, outdir, period=period, seed=seed, scale=scale, progress=_progress)
     registry = ", ".join(
-        (f"{teachers} teachers ({n} teacher-school rows)" if name == "teachers" else f"{n} {name}")
-        for name, n in rows.items()
+        (f"{summary.teachers} teachers ({n} teacher-school rows)" if name == "teachers" else f"{n} {name}")
+        for name, n in summary.registry_rows.items()
     )
     out.print(
-        f"wrote {outdir}: {registry}; {lines} events ({size / 1e6:.1f} MB), "
-        f"{period.first_monday} to {period.day(period.n_days - 1)}, in {seconds:.1f} s",
+        f"wrote {outdir}: {registry}; {summary.events} events ({summary.events_bytes / 1e6:.1f} MB), "
+        f"{period.first_monday} to {period.day(period.n_days - 1)}, in {summary.seconds:.1f} s",
         markup=False,
         highlight=False,
         soft_wrap=True,

@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from schemas.decode import EVENT_TYPES, REASONS
-from stream.batch import Tally
+from stream.batch import MessageTally
 
 #: Flush durations run from a few ms (embedded store) to tens of seconds (a server under load);
 #: without buckets in that range the slow flushes that matter would all land in +Inf.
@@ -190,7 +190,7 @@ class Metrics:
         for (topic, etype), n in consumed.items():
             self.consumed.labels(topic, etype).inc(n)
 
-    def record(self, tally: Tally, counted_by_type: Mapping[str, int]) -> None:
+    def record(self, tally: MessageTally, counted_by_type: Mapping[str, int]) -> None:
         for etype, n in counted_by_type.items():
             self.counted.labels(etype).inc(n)
         self.ignored.inc(tally.ignored)

@@ -13,7 +13,7 @@ import orjson
 
 from sinks.clickhouse import ClickHouseSink
 from sinks.kpi import refresh_kpi
-from stream.batch import BatchProcessor, DeadLetter, DictState, Record, Tally
+from stream.batch import BatchProcessor, DeadLetter, DictState, MessageTally, Record
 from stream.ndjson import count_blank_lines, iter_lines
 from stream.settings import Settings
 
@@ -22,7 +22,7 @@ REPLAY_BATCH = 5000
 
 @dataclass(slots=True)
 class ReplaySummary:
-    tally: Tally = field(default_factory=Tally)
+    tally: MessageTally = field(default_factory=MessageTally)
     blank_lines: int = 0
     rows_written: int = 0
     seconds: float = 0.0

@@ -30,8 +30,7 @@ class WeekCalendar:
         bucket = ts_ms // _BUCKET_MS
         week = self._by_bucket.get(bucket)
         if week is None:
-            local = datetime.fromtimestamp(ts_ms / 1000, self.zone).date()
-            week = (local - EPOCH).days - local.weekday()
+            week = week_number(datetime.fromtimestamp(ts_ms / 1000, self.zone).date())
             if len(self._by_bucket) > 500_000:  # about 14 years of buckets; a safety valve only
                 self._by_bucket.clear()
             self._by_bucket[bucket] = week
@@ -54,6 +53,11 @@ def week_date(week_start: int) -> date:
     return EPOCH + timedelta(days=week_start)
 
 
+def monday_of(day: date) -> date:
+    """The Monday of the ISO week a calendar date falls in (weeks are labelled by their Monday)."""
+    return day - timedelta(days=day.weekday())
+
+
 def week_number(day: date) -> int:
     """``week_start`` of the week holding a calendar date (the date is taken in the week's zone)."""
-    return (day - EPOCH).days - day.weekday()
+    return (monday_of(day) - EPOCH).days

@@ -51,23 +51,8 @@ ENGINE = ReplacingMergeTree(computed_at)
 PARTITION BY snapshot
 ORDER BY (week_start, unit_kind, region_id, unit_id);
 
--- Stores made before the columns existed. Their rows get the columns' defaults (0, NULL) until they
--- are computed again: `sferum-kpi load-registry` recomputes every week (see docs/indicators.md).
-ALTER TABLE {db}.kpi_unit_week_data
-    ADD COLUMN IF NOT EXISTS teachers_registered_share Float64 AFTER active_teachers;
-ALTER TABLE {db}.kpi_unit_week_data
-    ADD COLUMN IF NOT EXISTS active_share_of_total Float64 AFTER active_share;
-ALTER TABLE {db}.kpi_unit_week_data
-    ADD COLUMN IF NOT EXISTS municipalities_no_staff_registered Nullable(UInt64) AFTER municipalities_active_share;
-ALTER TABLE {db}.kpi_unit_week_data
-    ADD COLUMN IF NOT EXISTS municipality_staff_total Nullable(UInt64) AFTER municipalities_no_staff_registered;
-ALTER TABLE {db}.kpi_unit_week_data
-    ADD COLUMN IF NOT EXISTS municipality_staff_registered Nullable(UInt64) AFTER municipality_staff_total;
-ALTER TABLE {db}.kpi_unit_week_data
-    ADD COLUMN IF NOT EXISTS municipality_list Nullable(String) AFTER unit_active;
-
 -- The indicators: one row per (week_start, unit_kind, unit_id) of the current registry snapshot.
 CREATE OR REPLACE VIEW {db}.kpi_unit_week AS
 SELECT * EXCEPT (snapshot, computed_at)
 FROM {db}.kpi_unit_week_data FINAL
-WHERE snapshot = (SELECT max(snapshot) FROM {db}.registry_snapshots);
+WHERE snapshot = {current_snapshot};

@@ -13,6 +13,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
+from stream.week import monday_of
+
 MSK: Final = ZoneInfo("Europe/Moscow")
 DAY_MS: Final = 86_400_000
 
@@ -36,13 +38,9 @@ def _vacation(day: date) -> bool:
     if m in (6, 7, 8) or (m == 12 and d >= 29) or (m == 1 and d <= 11) or (m == 3 and 23 <= d <= 31):
         return True
     if m in (10, 11):  # autumn: last Monday of October to 4 November
-        last_monday = date(day.year, 10, 31) - timedelta(days=date(day.year, 10, 31).weekday())
+        last_monday = monday_of(date(day.year, 10, 31))
         return last_monday <= day <= date(day.year, 11, 4)
     return False
-
-
-def monday_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 def last_full_week(today: date) -> date:

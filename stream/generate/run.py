@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard
 
 from stream.generate.allocate import seed_region_plan, synthetic_region_plan
 from stream.generate.calendar import Period
@@ -33,6 +34,17 @@ ProfileName = Literal["small", "orel", "federal"]
 PROFILES: Final = ("small", "orel", "federal")
 EVENTS_FILE: Final = "events.ndjson"
 REGISTRY_DIR: Final = "registry"
+#: ``progress(label, total)``: a context giving the function told each step done.
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+def is_profile(name: str) -> TypeGuard[ProfileName]:
+    return name in PROFILES
+
+
+@contextmanager
+def no_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
 
 
 @dataclass
@@ -112,13 +124,14 @@ def generate(
     period: Period,
     seed: int,
     scale: float = 1.0,
-    on_region: Callable[[int], None] = lambda n: None,
-    on_day: Callable[[int], None] = lambda n: None,
+    progress: Progress = no_progress,
 ) -> GenerateSummary:
-    """Everything at once (the CLI calls the steps itself, to show a progress bar for each)."""
+    """Plan the regions, write the registry, then the events; ``progress`` shows each step."""
     started = time.perf_counter()
     plans = plan_profile(profile, seed=seed, scale=scale)
-    people, rows = write_registry(plans, outdir / REGISTRY_DIR, period, profile, seed, on_region)
-    lines, size = write_events(people, outdir / EVENTS_FILE, period, profile, seed, on_day)
+    with progress("registry", len(plans)) as advance:
+        people, rows = write_registry(plans, outdir / REGISTRY_DIR, period, profile, seed, advance)
+    with progress("events (days)", period.n_days) as advance:
+        lines, size = write_events(people, outdir / EVENTS_FILE, period, profile, seed, advance)
     teachers = sum(p.total("teachers") for p in plans)
     return GenerateSummary(rows, teachers, lines, size, time.perf_counter() - started)

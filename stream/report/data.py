@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Protocol
 
 from stream.report.trends import Trends, load_trends
+from stream.week import monday_of
 
 #: Targets of the four indicators, in percent (the slides: a >= 35 %, b >= 25 %, c >= 30 %, d >= 30 %).
 TARGETS_PCT = {"a": 35, "b": 25, "c": 30, "d": 30}
@@ -221,11 +222,6 @@ def name_key(name: str) -> str:
     return name.casefold().replace("ё", "е")
 
 
-def week_of(day: date) -> date:
-    """The Monday of the ISO week a date falls in (weeks are labelled by their Monday)."""
-    return day - timedelta(days=day.weekday())
-
-
 def load_report(
     store: Queryable,
     *,
@@ -252,7 +248,7 @@ def load_report(
     if week is None:
         chosen_week = weeks[-1]
     else:
-        chosen_week = week_of(week)
+        chosen_week = monday_of(week)
         if chosen_week not in weeks:
             raise ReportArgumentError(
                 f"no data for the week of {chosen_week} (weeks with data: {weeks[0]} … {weeks[-1]})"

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from stream.batch import BatchProcessor, DictState, Record, RegistrationRow, Tally
+from stream.batch import BatchProcessor, DictState, MessageTally, Record, RegistrationRow
 from stream.core import TeacherWeekRow, UserState
 from stream.settings import Settings
 
@@ -90,7 +90,7 @@ class CountingState(DictState):
         super().changed(user_id)
 
 
-def assert_tally_adds_up(tally: Tally) -> None:
+def assert_tally_adds_up(tally: MessageTally) -> None:
     assert tally.consumed == tally.counted + tally.ignored + tally.duplicates + tally.rejected_total
 
 
@@ -217,7 +217,7 @@ def test_kafka_key_other_than_user_id_is_dead_lettered_when_checked() -> None:
 
 
 def test_tally_adds_up_over_several_batches() -> None:
-    proc, states, total = processor(), DictState(), Tally()
+    proc, states, total = processor(), DictState(), MessageTally()
     for _ in range(3):  # the same batch, redelivered twice
         total.add(proc.process(mixed_batch(), states).tally)
     assert (total.consumed, total.counted, total.ignored, total.duplicates) == (36, 4, 3, 14)
