@@ -24,6 +24,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from sinks.cluster import SESSION_SETTINGS, cluster_statements, partition_drop
+from sinks.indicators import sql_placeholders
 from stream.batch import PendingRows
 from stream.week import week_date
 
@@ -81,8 +82,9 @@ def schema_statements(
     cluster: str = "",
 ) -> list[str]:
     """DDL in order, from the ``sinks/sql`` files (statements end with ``;`` at a line end), for one
-    database name (an identifier); with ``cluster``, its form for that ClickHouse cluster
-    (``sinks.cluster``, docs/cluster.md)."""
+    database name (an identifier), with the levels and the indicators' thresholds
+    (``sinks.indicators``) in place of their placeholders; with ``cluster``, its form for that
+    ClickHouse cluster (``sinks.cluster``, docs/cluster.md)."""
     if not _DB.match(database):
         raise ValueError(f"bad database name {database!r}")
     if not _TZ.match(timezone):
@@ -91,11 +93,14 @@ def schema_statements(
         (f for f in resources.files("sinks").joinpath("sql").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
+    thresholds = sql_placeholders()
     statements = []
     for f in files:
         text = f.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone)
         text = text.replace("{current_snapshot}", current_snapshot_sql(database))
         text = text.replace("{level_low}", repr(float(levels[0]))).replace("{level_high}", repr(float(levels[1])))
+        for placeholder, value in thresholds.items():
+            text = text.replace(placeholder, value)
         statements += [s.strip() for s in re.split(r";\s*\n", text) if _has_sql(s)]
     return cluster_statements(statements, database, cluster) if cluster else statements
 

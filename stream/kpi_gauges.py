@@ -8,7 +8,8 @@ the configured zone, by the wall clock). Every user is owned by exactly one work
     sum by (region) (sferum_kpi_teachers{indicator="b"})
       / sum by (region) (sferum_kpi_teachers{indicator="registered"})
 
-A teacher of schools in two regions counts in both, as in ``kpi_unit_week``.
+A teacher of schools in two regions counts in both, as in ``kpi_unit_week``. The thresholds are
+``sinks.indicators``'s, as in the SQL.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ import msgspec
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sinks.indicators import (
+    A_GROUP_CHATS,
+    ACTIVE_GROUP_CHATS,
+    ACTIVE_GROUP_MESSAGES,
+    B_GROUP_MESSAGES,
+    C_CHAT_MESSAGES,
+    D_CALLS,
+)
 from stream.core import UserState
 from stream.week import WeekCalendar
 
@@ -100,15 +109,15 @@ class RegionKpiGauges(Collector):
                 continue
             group, chat, calls = s.weeks.get(week, (0, 0, 0))
             met = ["registered"]
-            if s.chats_total >= 1:
+            if s.chats_total >= A_GROUP_CHATS:
                 met.append("a")
-                if s.group_messages_total >= 3:
-                    met.append("active")
-            if group >= 3:
+            if s.chats_total >= ACTIVE_GROUP_CHATS and s.group_messages_total >= ACTIVE_GROUP_MESSAGES:
+                met.append("active")
+            if group >= B_GROUP_MESSAGES:
                 met.append("b")
-            if chat >= 10:
+            if chat >= C_CHAT_MESSAGES:
                 met.append("c")
-            if calls >= 1:
+            if calls >= D_CALLS:
                 met.append("d")
             for region in regions:
                 by_region.setdefault(region, Counter()).update(met)

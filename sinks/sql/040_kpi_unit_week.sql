@@ -5,6 +5,7 @@
 -- board's query reads a few stored rows instead of computing history.
 -- A week W "ends" at the next Monday 00:00 in {tz}; an event or registration is "by W" when its
 -- Monday (in {tz}) is <= W. Registry-less ids never count. Shares are 0 when the denominator is.
+-- The thresholds of a, b, c, d and active are placeholders, rendered from sinks/indicators.py.
 CREATE OR REPLACE VIEW {db}.kpi_unit_week_compute AS
 WITH
 first_reg AS (
@@ -94,13 +95,15 @@ teacher_agg AS (
     SELECT unit_kind, unit_id, week_start,
            count() AS teachers_total,
            countIf(registered) AS teachers_registered,
-           countIf(registered AND cum_created >= 1) AS a_teachers,
-           countIf(registered AND week_group_messages >= 3) AS b_teachers,
-           countIf(registered AND week_chat_messages >= 10) AS c_teachers,
-           countIf(registered AND week_calls >= 1) AS d_teachers,
-           countIf(registered AND cum_created >= 1 AND cum_group_messages >= 3) AS active_teachers,
+           countIf(registered AND cum_created >= {a_group_chats}) AS a_teachers,
+           countIf(registered AND week_group_messages >= {b_group_messages}) AS b_teachers,
+           countIf(registered AND week_chat_messages >= {c_chat_messages}) AS c_teachers,
+           countIf(registered AND week_calls >= {d_calls}) AS d_teachers,
+           countIf(registered AND cum_created >= {active_group_chats} AND cum_group_messages >= {active_group_messages})
+               AS active_teachers,
            -- a school or municipality is active when its registered teachers together reach it
-           sumIf(cum_created, registered) >= 1 AND sumIf(cum_group_messages, registered) >= 3 AS together_active
+           sumIf(cum_created, registered) >= {active_group_chats}
+               AND sumIf(cum_group_messages, registered) >= {active_group_messages} AS together_active
     FROM teacher_unit_week
     GROUP BY unit_kind, unit_id, week_start
 ),
@@ -126,7 +129,8 @@ staff_agg AS (
     SELECT municipality_id, week_start,
            count() AS staff_total,
            countIf(registered) AS staff_registered,
-           sumIf(cum_created, registered) >= 1 AND sumIf(cum_group_messages, registered) >= 3 AS staff_active
+           sumIf(cum_created, registered) >= {active_group_chats}
+               AND sumIf(cum_group_messages, registered) >= {active_group_messages} AS staff_active
     FROM staff_week_of
     GROUP BY municipality_id, week_start
 ),

@@ -61,7 +61,8 @@ TTL noted_at + INTERVAL 1 DAY;
 -- has written min(3, its group-chat messages up to W) = the number of message weeks <= W (as a
 -- school is active when its teachers together have >= 1 chat and >= 3 messages, counting each
 -- teacher's up to 3 gives the same answer). A function of teacher_week and registrations only:
--- `refresh_kpi` computes it for every teacher, step 2 for the changed ones.
+-- `refresh_kpi` computes it for every teacher, step 2 for the changed ones. The thresholds of a and
+-- active (sinks/indicators.py) may not be more than this records: 1 group chat, 3 messages.
 CREATE TABLE IF NOT EXISTS {db}.kpi_teacher_status
 (
     teacher_id    String,
@@ -330,11 +331,12 @@ teacher_agg AS (
            count() AS teachers_total,
            countIf(registered) AS teachers_registered,
            countIf(registered AND chat) AS a_teachers,
-           countIf(registered AND r.group_messages >= 3) AS b_teachers,
-           countIf(registered AND r.chat_messages >= 10) AS c_teachers,
-           countIf(registered AND r.calls >= 1) AS d_teachers,
-           countIf(registered AND chat AND messages >= 3) AS active_teachers,
-           sumIf(chat, registered) >= 1 AND sumIf(messages, registered) >= 3 AS together_active
+           countIf(registered AND r.group_messages >= {b_group_messages}) AS b_teachers,
+           countIf(registered AND r.chat_messages >= {c_chat_messages}) AS c_teachers,
+           countIf(registered AND r.calls >= {d_calls}) AS d_teachers,
+           countIf(registered AND chat AND messages >= {active_group_messages}) AS active_teachers,
+           sumIf(chat, registered) >= {active_group_chats}
+               AND sumIf(messages, registered) >= {active_group_messages} AS together_active
     FROM teacher_school_week AS t
     LEFT JOIN school_teacher_rows AS r ON r.teacher_id = t.teacher_id AND r.week_start = t.week_start
     GROUP BY school_id, week_start
@@ -518,12 +520,12 @@ multi_week AS (
            w AS week_start,
            s.reg_week > toDate(0) AND s.reg_week <= w AS registered,
            s.chat_week > toDate(0) AND s.chat_week <= w AS chat,
-           s.message3_week > toDate(0) AND s.message3_week <= w AS messages3
+           s.message_week > toDate(0) AND s.message_week <= w AS messages_active
     FROM multi AS mt
     LEFT JOIN (
-        SELECT teacher_id, s.1 AS reg_week, s.2 AS chat_week, s.3 AS message3_week
+        SELECT teacher_id, s.1 AS reg_week, s.2 AS chat_week, s.3 AS message_week
         FROM (
-            SELECT teacher_id, argMax((reg_week, chat_week, message3_week), updated_at) AS s
+            SELECT teacher_id, argMax((reg_week, chat_week, message{active_group_messages}_week), updated_at) AS s
             FROM {db}.kpi_teacher_status
             WHERE teacher_id IN (SELECT teacher_id FROM multi)
             GROUP BY teacher_id
@@ -536,10 +538,10 @@ correction AS (
            sum(extra) AS extra_total,
            sumIf(extra, registered) AS extra_registered,
            sumIf(extra, registered AND chat) AS extra_a,
-           sumIf(extra, registered AND r.group_messages >= 3) AS extra_b,
-           sumIf(extra, registered AND r.chat_messages >= 10) AS extra_c,
-           sumIf(extra, registered AND r.calls >= 1) AS extra_d,
-           sumIf(extra, registered AND chat AND messages3) AS extra_active
+           sumIf(extra, registered AND r.group_messages >= {b_group_messages}) AS extra_b,
+           sumIf(extra, registered AND r.chat_messages >= {c_chat_messages}) AS extra_c,
+           sumIf(extra, registered AND r.calls >= {d_calls}) AS extra_d,
+           sumIf(extra, registered AND chat AND messages_active) AS extra_active
     FROM multi_week AS mw
     LEFT JOIN (
         SELECT teacher_id, week_start, group_messages, chat_messages, calls
@@ -581,7 +583,8 @@ staff_agg AS (
     SELECT municipality_id, week_start,
            count() AS staff_total,
            countIf(registered) AS staff_registered,
-           sumIf(cum_created, registered) >= 1 AND sumIf(cum_group_messages, registered) >= 3 AS staff_active
+           sumIf(cum_created, registered) >= {active_group_chats}
+               AND sumIf(cum_group_messages, registered) >= {active_group_messages} AS staff_active
     FROM staff_week_of
     GROUP BY municipality_id, week_start
 ),

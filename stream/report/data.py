@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from sinks.indicators import TARGETS_PCT as TARGETS_PCT  # re-exported: deploy/grafana reads it here
 from stream.report.trends import Trends, load_trends
 from stream.week import monday_of
 
-#: Targets of the four indicators, in percent (the slides: a >= 35 %, b >= 25 %, c >= 30 %, d >= 30 %).
-TARGETS_PCT = {"a": 35, "b": 25, "c": 30, "d": 30}
 #: The seed lists the best regions by b, this many.
 TOP_REGIONS = 7
 #: The slides' level lists per municipality, each with its own denominator: metric of kpi_levels

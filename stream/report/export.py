@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
+from sinks.indicators import TARGETS_PCT
 from stream.report import labels
 from stream.report.data import (
     LEVEL_METRICS,
     MUNICIPALITY_LISTS,
-    TARGETS_PCT,
     Change,
     RankedRegion,
     RegionReport,

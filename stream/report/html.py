@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from sinks.indicators import TARGETS_PCT
 from stream.report import labels
-from stream.report.data import LEVEL_METRICS, TARGETS_PCT, Change, RankedRegion, RegionReport, Report, Tally, name_key
+from stream.report.data import LEVEL_METRICS, Change, RankedRegion, RegionReport, Report, Tally, name_key
 from stream.report.map_svg import band_legend, region_map
 from stream.report.style import CSS
 from stream.report.svg import LEVEL_COLOURS, MET_COLOURS, indicator_chart, level_chart, ranking_chart

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from sinks.indicators import TARGETS_PCT
 from stream.report import labels
-from stream.report.data import TARGETS_PCT, Indicator, MunicipalityShare, RankedRegion
+from stream.report.data import Indicator, MunicipalityShare, RankedRegion
 
 LEVEL_COLOURS = {"low": "#d64541", "sufficient": "#f0a202", "high": "#2e9e5b"}
 MET_COLOURS = {True: "#2e9e5b", False: "#d64541"}

@@ -14,8 +14,9 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from sinks.indicators import TARGETS_PCT
 from stream.report import labels
-from stream.report.data import LEVEL_METRICS, TARGETS_PCT, Change, RankedRegion, RegionReport, Report, Tally
+from stream.report.data import LEVEL_METRICS, Change, RankedRegion, RegionReport, Report, Tally
 from stream.report.trends import SERIES
 
 LEVEL_STYLES = {"low": "red", "sufficient": "yellow", "high": "green"}

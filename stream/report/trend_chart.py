@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
+from sinks.indicators import TARGETS_PCT
 from stream.report import labels
-from stream.report.data import TARGETS_PCT
 from stream.report.svg import svg
 from stream.report.trends import SERIES, Trend, Trends
 

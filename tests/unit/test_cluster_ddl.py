@@ -233,6 +233,12 @@ def test_without_a_cluster_the_ddl_is_the_files_statements_as_they_are() -> None
         .replace("{current_snapshot}", current_snapshot_sql("sferum"))
         .replace("{level_low}", "0.3")
         .replace("{level_high}", "0.7")
+        .replace("{a_group_chats}", "1")
+        .replace("{b_group_messages}", "3")
+        .replace("{c_chat_messages}", "10")
+        .replace("{d_calls}", "1")
+        .replace("{active_group_chats}", "1")
+        .replace("{active_group_messages}", "3")
         for f in sorted(SQL_DIR.glob("*.sql"))
     )
     at = 0
