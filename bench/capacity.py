@@ -50,8 +50,8 @@ from bench.kafka_io import produce, read_all
 from bench.procs import Spec, clean_env, start, watch
 from bench.run import Bench, _interrupted, rss_per_teacher_weeks, state_records
 from sinks.clickhouse import current_snapshot_sql
+from stream.kafka.admin import BrokerUnavailable, end_offsets
 from stream.kafka.clients import connection_to
-from stream.kafka_admin import BrokerUnavailable, end_offsets
 from stream.settings import load_settings
 
 MIB = 1024 * 1024
@@ -196,7 +196,7 @@ def federal_factor(table: str, store: dict[str, int], federal: dict[str, int]) -
 
 def federal_registry() -> dict[str, int]:
     """The registry of ``sferum-kpi generate --profile federal`` (scale 1), from its plan."""
-    from stream.generate.run import plan_profile
+    from stream.tools.generate.run import plan_profile
 
     plans = plan_profile("federal", seed=1)
     counts = {"regions": len(plans), "municipalities": sum(len(r.municipalities) for r in plans)}

@@ -1,4 +1,4 @@
-"""The benchmark's events: ``stream.generate``'s federal profile, steady weeks only.
+"""The benchmark's events: ``stream.tools.generate``'s federal profile, steady weeks only.
 
 The generator puts a backlog of registrations into the period's first week (everyone who joined
 before it), which no live stream looks like. So it generates three weeks and keeps the first
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import orjson
 
-from stream.generate.calendar import Period
-from stream.generate.run import plan_profile, write_events, write_registry
+from stream.tools.generate.calendar import Period
+from stream.tools.generate.run import plan_profile, write_events, write_registry
 
 PROFILE = "federal"
 FEDERAL_TEACHERS = 1_100_000

@@ -14,10 +14,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.decode import Rejection, decode
+from stream.kafka.admin import end_offsets
 from stream.kafka.clients import connection_to
-from stream.kafka_admin import end_offsets
-from stream.produce import produce_files
 from stream.settings import Settings, load_settings
+from stream.tools.produce import produce_files
 
 
 def bench_settings(broker: str, topic: str, partitions: int, prefix: str, workdir: Path) -> Settings:

@@ -32,13 +32,12 @@ import statistics
 import time
 from datetime import UTC, date, datetime
 
+from schemas.rows import EPOCH, PendingRows, RegistrationRow, TeacherWeekRow, week_date
 from sinks.clickhouse import ClickHouseSink, current_snapshot_sql
 from sinks.kpi import EVERY_WEEK, KPI_COLUMNS, current_snapshot, refresh_kpi
 from sinks.kpi_changes import refresh_kpi_changes, week_span
-from stream.batch import PendingRows, RegistrationRow
-from stream.core import TeacherWeekRow
-from stream.refresh_work import RefreshWork
-from stream.week import EPOCH, WeekCalendar, week_date
+from stream.core.refresh_work import RefreshWork
+from stream.core.week import WeekCalendar
 
 #: The shares of the registrations of a checkpoint, by role (the rest are schools').
 REGISTRATION_MIX = (("student", 0.6), ("teacher", 0.3), ("staff", 0.05))

@@ -55,7 +55,7 @@ from bench.procs import (
     watch,
 )
 from bench.report import BenchReport, Measure, RssPerTeacherWeeks, StoreCheck, final_line, render
-from stream.kafka_admin import BrokerUnavailable, ensure_topics
+from stream.kafka.admin import BrokerUnavailable, ensure_topics
 from stream.state.store import PartitionStore
 
 TeacherWeekRows = dict[tuple[str, str], tuple[int, ...]]

@@ -23,10 +23,9 @@ from urllib.parse import urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from schemas.rows import PendingRows, week_date
 from sinks.cluster import SESSION_SETTINGS, cluster_statements, partition_drop
 from sinks.indicators import sql_placeholders
-from stream.batch import PendingRows
-from stream.week import week_date
 
 TEACHER_WEEK_COLUMNS = (
     "week_start",

@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from stream.deadletters.commands import dead_letters_app
 from stream.settings import ConfigError, Settings, load_settings
+from stream.tools.deadletters.commands import dead_letters_app
 
 if TYPE_CHECKING:
-    from stream.report import Report
+    from stream.tools.report import Report
 
 app = typer.Typer(
     help="Weekly adoption indicators of «Сферум» from Kafka events to ClickHouse.",
@@ -51,7 +51,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def clear_errors() -> Iterator[None]:
     """Turn the expected failures into one line and an exit code."""
     from sinks.clickhouse import QueryError, StoreError, first_line
-    from stream.kafka_admin import BrokerUnavailable
+    from stream.kafka.admin import BrokerUnavailable
 
     try:
         yield
@@ -107,14 +107,14 @@ def worker(
     if settings.processes > 1:
         import socket
 
-        from stream.supervisor import Supervisor, plan_children, worker_command
+        from stream.worker.supervisor import Supervisor, plan_children, worker_command
 
         with clear_errors():
             children = plan_children(settings, socket.gethostname())
         supervisor = Supervisor(children, worker_command(drain=drain, log_level=loglevel), drain=drain)
         raise typer.Exit(supervisor.run())
 
-    from stream.worker import run_worker
+    from stream.worker.run import run_worker
 
     with clear_errors():
         code = run_worker(settings, drain=drain, loglevel=loglevel)
@@ -128,8 +128,8 @@ def produce(
     topic: Annotated[str | None, typer.Option("--topic", help="Send every line to this topic.")] = None,
 ) -> None:
     """Publish NDJSON lines as they are, keyed by user_id, to the topic of their type (or --topic)."""
-    from stream.ndjson import iter_lines
-    from stream.produce import produce_files
+    from stream.tools.ndjson import iter_lines
+    from stream.tools.produce import produce_files
 
     settings = settings_from(broker=broker)
     check_files(files)
@@ -151,7 +151,7 @@ def repartition(
     """Copy the input topics, as they are now, into new topics with PARTITIONS partitions (same keys,
     values, headers, timestamps; each user's events in order), exactly once; run it again to copy
     what came since. Then count them under a new SFERUM_APP_ID: docs/operations.md."""
-    from stream.repartition import copy_topics, plan_copy
+    from stream.tools.repartition import copy_topics, plan_copy
 
     settings = settings_from(broker=broker)
     with clear_errors():
@@ -173,8 +173,8 @@ def replay(
 ) -> None:
     """Process NDJSON files in order through the worker's core, without Kafka; write the same tables."""
     from sinks.clickhouse import ClickHouseSink
-    from stream.ndjson import iter_lines
-    from stream.replay import replay as run_replay
+    from stream.tools.ndjson import iter_lines
+    from stream.tools.replay import replay as run_replay
 
     settings = settings_from(store=store)
     check_files(files)
@@ -320,9 +320,9 @@ def generate(
     lessons, holidays, heavy and light users. Events are in time order, valid, with unique ids."""
     from datetime import date
 
-    from stream.generate.calendar import generated_period
-    from stream.generate.run import PROFILES, is_profile
-    from stream.generate.run import generate as run_generate
+    from stream.tools.generate.calendar import generated_period
+    from stream.tools.generate.run import PROFILES, is_profile
+    from stream.tools.generate.run import generate as run_generate
 
     if not is_profile(profile):
         fail(f"unknown profile {profile!r}: choose {', '.join(PROFILES)}")
@@ -413,7 +413,7 @@ def report(
     from datetime import date
 
     from sinks.clickhouse import ClickHouseSink
-    from stream.report import NoDataError, ReportArgumentError, load_report
+    from stream.tools.report import NoDataError, ReportArgumentError, load_report
 
     if fmt not in REPORT_FORMATS:
         fail(f"unknown --format {fmt!r}: choose {', '.join(REPORT_FORMATS)}")
@@ -451,7 +451,7 @@ def report(
     with clear_errors():
         _write_report(loaded, fmt, output, settings.chromium)
         if html_file is not None:
-            from stream.report.html import render_html
+            from stream.tools.report.html import render_html
 
             html_file.write_text(render_html(loaded), encoding="utf-8")
             notes.print(f"\nHTML: {html_file}", markup=False, highlight=False)
@@ -462,20 +462,20 @@ def report(
 def _write_report(loaded: Report, fmt: str, output: Path | None, chromium: str) -> None:
     """The report in ``fmt``, to ``output`` or stdout; a PDF that cannot be printed is one line, exit 1."""
     if fmt == "terminal":
-        from stream.report.terminal import render
+        from stream.tools.report.terminal import render
 
         render(loaded, out)
         return
     if fmt == "json":
-        from stream.report.export import report_json
+        from stream.tools.report.export import report_json
 
         data = report_json(loaded)
     else:
-        from stream.report.html import render_html
+        from stream.tools.report.html import render_html
 
         page = render_html(loaded)
         if fmt == "pdf":
-            from stream.report.pdf import PdfError, find_chromium, print_pdf
+            from stream.tools.report.pdf import PdfError, find_chromium, print_pdf
 
             assert output is not None
             try:

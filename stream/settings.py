@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     #: A stable id for this worker in the group (static membership: a restart within the session
     #: timeout moves no partition). Empty: a dynamic member.
     instance_id: str = ""
-    #: Worker processes of the group that ``worker`` runs on this host (``stream.supervisor``):
+    #: Worker processes of the group that ``worker`` runs on this host (``stream.worker.supervisor``):
     #: each with its data dir ``<data_dir>/worker-<i>``, web port ``web_port + i`` and instance id
     #: ``<instance_id or host name>-<i>``. 1: the command is the worker itself.
     processes: int = Field(default=1, ge=1, le=1024)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from stream.batch import BatchProcessor, DictState, Record
+from stream.core.batch import BatchProcessor, DictState, Record
 from stream.settings import Settings
 from stream.state.codec import encode_user
 

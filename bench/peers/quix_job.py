@@ -1,6 +1,6 @@
 """The worker's job written with Quix Streams, as a peer to measure ``sferum-kpi worker`` against.
 
-Per teacher and week (Monday 00:00 Europe/Moscow, ``stream.week.WeekCalendar``): group chats
+Per teacher and week (Monday 00:00 Europe/Moscow, ``stream.core.week.WeekCalendar``): group chats
 created, group messages, chat messages, calls, and the version (distinct events applied), the
 same columns and meaning as ``sferum.teacher_week``. Messages are decoded by
 ``schemas.decode.decode`` (Kafka key checked, as the worker does), an ``event_id`` seen before for
@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from schemas.decode import Rejection, decode
-from stream.batch import PendingRows
-from stream.core import TeacherWeekRow
-from stream.week import WeekCalendar
+from schemas.rows import PendingRows, TeacherWeekRow
+from stream.core.week import WeekCalendar
 
 #: activity (distinct events: the row's version), group_chats_created, group_messages,
 #: chat_messages, calls; little-endian unsigned 32-bit, 20 bytes per user and week.

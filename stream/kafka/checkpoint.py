@@ -36,7 +36,8 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import RecordMetadata
 
-from stream.batch import BatchProcessor, DeadLetter, PendingRows
+from schemas.rows import PendingRows
+from stream.core.batch import BatchProcessor, DeadLetter
 from stream.kafka.deadletters import dead_letter_message
 from stream.kafka.task import PartitionTask
 from stream.state.users import Changes

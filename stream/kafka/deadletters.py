@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-from stream.batch import DeadLetter
+from stream.core.batch import DeadLetter
 
 #: The most bytes of an original message a dead letter carries. Only a ``too_large`` message can
 #: be longer than ``SFERUM_MAX_EVENT_BYTES`` (64 KiB); the producer refuses a record over its

@@ -25,16 +25,16 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from sinks.clickhouse import first_line
-from stream.batch import Decoded
+from stream.core.batch import Decoded
 from stream.kafka.align import Merge
 from stream.kafka.clients import partition_producer, tps
 from stream.kafka.restore import restore_store
 from stream.kafka.task import PartitionTask
-from stream.kpi_gauges import RegionKpiGauges
-from stream.metrics import Metrics
 from stream.settings import Settings
 from stream.state.store import PartitionStore
 from stream.state.users import PartitionUsers
+from stream.worker.kpi_gauges import RegionKpiGauges
+from stream.worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
 #: After a failed start (the broker away, say), the next try waits this long.

@@ -25,17 +25,17 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
 from sinks.clickhouse import first_line
-from stream.batch import BatchProcessor, Decoded, Record, decode_records
+from stream.core.batch import BatchProcessor, Decoded, Record, decode_records
 from stream.kafka.assignor import copartitioned_assignor
 from stream.kafka.checkpoint import Committer, Outcome, take_snapshot
 from stream.kafka.clients import changelog_topic, fetch_state, input_consumer
 from stream.kafka.deadletters import Source
 from stream.kafka.lifecycle import TaskStarter
 from stream.kafka.task import PartitionTask
-from stream.kpi_gauges import RegionKpiGauges
-from stream.metrics import Metrics
 from stream.settings import Settings
-from stream.worker_store import WorkerStore
+from stream.worker.kpi_gauges import RegionKpiGauges
+from stream.worker.metrics import Metrics
+from stream.worker.store import WorkerStore
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from stream.batch import DeadLetter, Decoded
+from stream.core.batch import DeadLetter, Decoded
 from stream.kafka.align import Merge
 from stream.state.store import PartitionStore
 from stream.state.users import PartitionUsers

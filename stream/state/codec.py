@@ -22,7 +22,7 @@ from typing import Final
 
 import msgspec
 
-from stream.core import UserState, WeekState
+from stream.core.counting import UserState, WeekState
 
 MAX_INLINE_IDS: Final = 8_192
 CHUNK_IDS: Final = 16_384

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from stream.core import UserState
+from stream.core.counting import UserState
 from stream.state.codec import Entry, decode_user, encode_user, user_key, user_of
 from stream.state.store import PartitionStore
 

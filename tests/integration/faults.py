@@ -63,7 +63,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sinks.clickhouse import ClickHouseSink
 from stream.kafka.clients import connection_to
-from stream.ndjson import routing_of
+from stream.tools.ndjson import routing_of
 from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.eventgen import GenConfig, generate
 from tests.support.gen_registry import Registry, registry_for

@@ -34,7 +34,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from stream.ndjson import routing_of
+from stream.tools.ndjson import routing_of
 from tests.integration.faults import Scenario, Worker, kill_leftover_workers, read_topic
 from tests.integration.helpers import read_tables
 from tests.support.eventgen import GenConfig, generate

@@ -40,7 +40,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.kafka.clients import connection_to
-from stream.ndjson import routing_of
+from stream.tools.ndjson import routing_of
 from tests.integration.faults import (
     Scenario,
     Worker,

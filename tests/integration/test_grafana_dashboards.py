@@ -30,9 +30,9 @@ from prometheus_client import CollectorRegistry
 from deploy.grafana import boards as grafana_boards
 from deploy.grafana.boards.sql import MUNICIPALITY_VARIABLE, REGION_VARIABLE, WEEK_VARIABLE
 from sinks.clickhouse import ClickHouseSink
-from stream.kpi_gauges import RegionKpiGauges
-from stream.metrics import Metrics
-from stream.week import WeekCalendar
+from stream.core.week import WeekCalendar
+from stream.worker.kpi_gauges import RegionKpiGauges
+from stream.worker.metrics import Metrics
 from tests.conftest import run_cli
 from tests.support.kpi_dataset import build, write_registry
 

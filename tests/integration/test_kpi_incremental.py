@@ -24,16 +24,17 @@ from typing import Any
 
 import pytest
 
-import stream.worker_store as worker_store
+import stream.worker.store as worker_store
+from schemas.rows import PendingRows, week_date
 from sinks.clickhouse import ClickHouseSink
 from sinks.kpi import KPI_COLUMNS, current_snapshot, refresh_kpi
 from sinks.kpi_changes import ChangesRefreshed, refresh_kpi_changes
 from sinks.registry import load_registry
-from stream.batch import BatchProcessor, DictState, PendingRows, Record
-from stream.refresh_work import RefreshWork
+from stream.core.batch import BatchProcessor, DictState, Record
+from stream.core.refresh_work import RefreshWork
+from stream.core.week import WeekCalendar
 from stream.settings import Settings
-from stream.week import WeekCalendar, week_date
-from stream.worker_store import WorkerStore
+from stream.worker.store import WorkerStore
 from tests.support.eventgen import DAY_MS, T0_MS, GenConfig, generate, week_of
 from tests.support.gen_registry import registry_for
 from tests.support.kpi_dataset import NOW_MS, W1, W2, W3, W4, build, write_registry

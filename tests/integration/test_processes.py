@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka import TopicPartition
 
-from stream.kafka_admin import committed_offsets, end_offsets
+from stream.kafka.admin import committed_offsets, end_offsets
 from stream.settings import load_settings
 from tests.conftest import ROOT, run_cli
 from tests.integration.helpers import read_tables, scrape_metrics

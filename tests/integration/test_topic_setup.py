@@ -1,4 +1,4 @@
-"""The worker's topic set-up (``stream.kafka_admin.ensure_topics``) on a broker that creates topics
+"""The worker's topic set-up (``stream.kafka.admin.ensure_topics``) on a broker that creates topics
 by itself (``auto.create.topics.enable``, Kafka's default) with its own ``num.partitions``: the
 local broker has 4, and the topics here want 16.
 
@@ -17,7 +17,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from stream.kafka_admin import ensure_topics
+from stream.kafka.admin import ensure_topics
 from stream.settings import ConfigError, load_settings
 from tests.support.waiting import wait_until
 
@@ -67,7 +67,7 @@ def test_workers_starting_at_once_make_every_topic_with_the_partitions_asked(bro
     inputs = [f"{unique}.events", f"{unique}.dead-letter"]
     changelog = f"{unique}-state-changelog"
 
-    async def one_worker() -> None:  # what stream.worker.prepare does
+    async def one_worker() -> None:  # what stream.worker.run.prepare does
         await ensure_topics(settings, inputs)
         await ensure_topics(settings, [changelog], compacted=True)
 

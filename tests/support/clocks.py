@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from stream.generate.calendar import day_kind
+from stream.tools.generate.calendar import day_kind
 
 MSK = ZoneInfo("Europe/Moscow")
 

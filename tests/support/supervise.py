@@ -1,4 +1,4 @@
-"""Runs ``stream.supervisor.Supervisor`` in a process of its own, as ``worker --processes N``
+"""Runs ``stream.worker.supervisor.Supervisor`` in a process of its own, as ``worker --processes N``
 does, but on a command the test chooses (the seam the CLI does not offer):
 
     python -m tests.support.supervise ARGS_JSON
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 
 from stream.settings import load_settings
-from stream.supervisor import Child, RestartPolicy, Supervisor, plan_children, worker_command
+from stream.worker.supervisor import Child, RestartPolicy, Supervisor, plan_children, worker_command
 
 
 def main(spec: dict) -> int:  # type: ignore[type-arg]

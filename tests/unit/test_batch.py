@@ -1,4 +1,4 @@
-"""``stream.batch``: a batch of raw messages through decode and the core, with the state held by a
+"""``stream.core.batch``: a batch of raw messages through decode and the core, with the state held by a
 ``DictState`` (as replay holds it) or a counting fake; tallies, dead letters and pending rows.
 
 Weeks are in Europe/Moscow, allowed lateness 7 days, future tolerance 5 minutes, and the clock is
@@ -12,8 +12,9 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from stream.batch import BatchProcessor, DictState, MessageTally, Record, RegistrationRow
-from stream.core import TeacherWeekRow, UserState
+from schemas.rows import RegistrationRow, TeacherWeekRow
+from stream.core.batch import BatchProcessor, DictState, MessageTally, Record
+from stream.core.counting import UserState
 from stream.settings import Settings
 
 

@@ -23,7 +23,7 @@ from bench.capacity import (
     steady_week_rows,
     week_rows,
 )
-from stream.core import Counters, UserState, WeekState
+from stream.core.counting import Counters, UserState, WeekState
 from stream.state.codec import CHUNK_IDS, MAX_INLINE_IDS, encode_user
 
 

@@ -21,10 +21,10 @@ from bench.peers.quix_job import EndOffsets, RowBuffer, TeacherWeekCounter
 from bench.procs import consumed_total, gauge
 from bench.report import BenchReport, Measure, RssPerTeacherWeeks, StoreCheck, final_line, render
 from bench.run import parse_args
-from stream.batch import BatchProcessor, DictState, Record
-from stream.core import TeacherWeekRow
+from schemas.rows import TeacherWeekRow
+from stream.core.batch import BatchProcessor, DictState, Record
+from stream.core.week import WeekCalendar
 from stream.settings import Settings
-from stream.week import WeekCalendar
 
 NOW_S = 1_710_763_200.0  # 2024-03-18 15:00 MSK
 SUN_MAR17_2359 = 1_710_709_140_000  # 2024-03-17 23:59 MSK, week of 11 March

@@ -12,9 +12,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError, ProducerFenced
 
+from schemas.rows import PendingRows, TeacherWeekRow
 from sinks.clickhouse import StoreError
-from stream.batch import BatchProcessor, DeadLetter, PendingRows, Record
-from stream.core import TeacherWeekRow
+from stream.core.batch import BatchProcessor, DeadLetter, Record
 from stream.kafka.align import Merge
 from stream.kafka.checkpoint import Committer, take_snapshot
 from stream.kafka.deadletters import Source

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from stream.worker import _CoordinatorStarting
+from stream.worker.run import _CoordinatorStarting
 
 
 @pytest.mark.parametrize(("root_level", "shown"), [(logging.WARNING, False), (logging.INFO, True)])

@@ -1,4 +1,4 @@
-"""``stream.core``: teacher counters per week, duplicates, lateness by per-user stream time,
+"""``stream.core.counting``: teacher counters per week, duplicates, lateness by per-user stream time,
 eviction, and a round trip of the state through its stored records.
 
 Weeks are in Europe/Moscow (UTC+3 all year); the allowed lateness is 7 days. Instants are epoch
@@ -12,14 +12,14 @@ from datetime import date
 import pytest
 
 from schemas.decode import Event
-from stream.core import (
+from schemas.rows import TeacherWeekRow
+from stream.core.counting import (
     COUNTED,
     DUPLICATE,
     IGNORED,
     LATE,
     Counters,
     Policy,
-    TeacherWeekRow,
     UserState,
     WeekState,
     apply_user_events,
@@ -28,8 +28,8 @@ from stream.core import (
     staff_week_row,
     teacher_week_row,
 )
+from stream.core.week import WeekCalendar
 from stream.state.codec import decode_user, encode_user
-from stream.week import WeekCalendar
 
 SEVEN_DAYS_MS = 604_800_000
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from stream.batch import DeadLetter, Record
+from stream.core.batch import DeadLetter, Record
 from stream.kafka.deadletters import Source, dead_letter_message
 
 

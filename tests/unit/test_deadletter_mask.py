@@ -10,7 +10,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.deadletters.mask import masked_sample, pseudonym
+from stream.tools.deadletters.mask import masked_sample, pseudonym
 
 EVENT = (
     b'{"schema_version":1,"type":"message_sent","event_id":"ev-1","ts":1789040278286,'

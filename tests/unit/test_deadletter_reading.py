@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stream.deadletters.letters import Letter, letter_from_record, source_text
-from stream.deadletters.summary import NO_REASON, Summary, sample_of
-from stream.deadletters.times import Window
+from stream.tools.deadletters.letters import Letter, letter_from_record, source_text
+from stream.tools.deadletters.summary import NO_REASON, Summary, sample_of
+from stream.tools.deadletters.times import Window
 
 
 @dataclass

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stream.deadletters.times import TimeSpecError, Window, parse_instant, window_of
+from stream.tools.deadletters.times import TimeSpecError, Window, parse_instant, window_of
 
 MSK = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=MSK)

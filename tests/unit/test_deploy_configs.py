@@ -356,8 +356,8 @@ def test_k8s_a_stopping_worker_has_time_to_finish_and_comes_back_within_its_sess
     """SIGTERM: a last checkpoint (bounded), the consumer closed (a static member stays in the
     group), a last refresh (bounded). The grace period covers both bounds; the session timeout
     outlasts what follows the consumer's close, so a restarted pod finds its partitions."""
-    from stream.app import STOP_REFRESH_S
     from stream.kafka.runner import REVOKE_CHECKPOINT_S
+    from stream.worker.app import STOP_REFRESH_S
 
     grace = k8s("StatefulSet")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace >= REVOKE_CHECKPOINT_S + STOP_REFRESH_S + 10

@@ -13,10 +13,10 @@ import pytest
 
 from schemas.decode import Event, decode
 from schemas.registry import FILES, read_rows
-from stream.generate.allocate import seed_region_plan
-from stream.generate.calendar import Period, day_kind, generated_period, last_full_week
-from stream.generate.profiles import OREL
-from stream.generate.run import EVENTS_FILE, REGISTRY_DIR, generate, plan_profile
+from stream.tools.generate.allocate import seed_region_plan
+from stream.tools.generate.calendar import Period, day_kind, generated_period, last_full_week
+from stream.tools.generate.profiles import OREL
+from stream.tools.generate.run import EVENTS_FILE, REGISTRY_DIR, generate, plan_profile
 from tests.conftest import run_cli
 
 PERIOD = Period(date(2026, 11, 16), 3)  # 2026-11-02 .. 2026-11-22, 4 November a holiday

@@ -13,10 +13,10 @@ import pytest
 
 import sinks.indicators as indicators
 from sinks.clickhouse import schema_statements
-from stream.core import Counters, UserState, WeekState
-from stream.kpi_gauges import RegionKpiGauges
-from stream.report import data, labels
-from stream.week import WeekCalendar, week_number
+from stream.core.counting import Counters, UserState, WeekState
+from stream.core.week import WeekCalendar, week_number
+from stream.tools.report import data, labels
+from stream.worker.kpi_gauges import RegionKpiGauges
 
 
 def _view(statements: list[str], name: str) -> str:

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.core import Counters, UserState, WeekState
-from stream.kpi_gauges import RegionKpiGauges
-from stream.week import WeekCalendar, week_number
+from stream.core.counting import Counters, UserState, WeekState
+from stream.core.week import WeekCalendar, week_number
+from stream.worker.kpi_gauges import RegionKpiGauges
 
 pytestmark = pytest.mark.clock
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stream.report.data import TARGETS_PCT
-from stream.week import WeekCalendar
+from stream.core.week import WeekCalendar
+from stream.tools.report.data import TARGETS_PCT
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -140,7 +140,7 @@ def test_kpi_alert_thresholds_and_target_series_are_the_report_targets() -> None
     ],
 )
 def test_week_clock_rule_agrees_with_the_week_calendar(instant: datetime) -> None:
-    """sferum:kpi_week_elapsed_seconds hard-codes Monday 00:00 Europe/Moscow; stream.week decides weeks."""
+    """sferum:kpi_week_elapsed_seconds hard-codes Monday 00:00 Europe/Moscow; stream.core.week decides weeks."""
     (expr,) = [rule["expr"] for rule in rules() if rule.get("record") == "sferum:kpi_week_elapsed_seconds"]
     match = re.fullmatch(r"vector\(\(time\(\) \+ (\d+)\) % 604800\)", expr.strip())
     assert match is not None, expr

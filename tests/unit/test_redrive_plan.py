@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from stream.deadletters.ledger import Done, Intent, Ledger, SourceSet, _decode, _encode, done_of, pack, unpack
-from stream.deadletters.letters import Letter
-from stream.deadletters.redrive import (
+from stream.tools.deadletters.ledger import Done, Intent, Ledger, SourceSet, _decode, _encode, done_of, pack, unpack
+from stream.tools.deadletters.letters import Letter
+from stream.tools.deadletters.redrive import (
     ALREADY_SENT,
     OUTSIDE,
     REFUSED_NO_SOURCE,
@@ -19,7 +19,7 @@ from stream.deadletters.redrive import (
     message_of,
     verdict,
 )
-from stream.deadletters.times import Window
+from stream.tools.deadletters.times import Window
 
 
 def letter(

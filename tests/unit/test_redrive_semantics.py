@@ -12,8 +12,8 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from stream.batch import BatchProcessor, DictState, Record
-from stream.core import TeacherWeekRow
+from schemas.rows import TeacherWeekRow
+from stream.core.batch import BatchProcessor, DictState, Record
 from stream.settings import Settings
 from tests.support.eventgen import DAY_MS, T0_MS
 from tests.support.oracle import expected, redrive_departures

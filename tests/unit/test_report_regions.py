@@ -1,10 +1,10 @@
-"""The federal map's fixed grid (``stream.report.regions``): every subject on its own cell with its
+"""The federal map's fixed grid (``stream.tools.report.regions``): every subject on its own cell with its
 own code, found by name or by number, and one tile per registry region whatever its ids."""
 
 from __future__ import annotations
 
-from stream.generate.profiles import FEDERAL_REGIONS
-from stream.report.regions import COLUMNS, ROWS, SUBJECTS, place, subject_of
+from stream.tools.generate.profiles import FEDERAL_REGIONS
+from stream.tools.report.regions import COLUMNS, ROWS, SUBJECTS, place, subject_of
 
 
 def test_the_grid_has_85_subjects_each_on_its_own_cell_with_its_own_code() -> None:

@@ -13,8 +13,8 @@ import pytest
 from schemas.decode import Event, Rejection, decode
 from schemas.pseudonym import pseudonymizer
 from sinks.clickhouse import StoreCredentials, open_client
+from stream.kafka.admin import why_unreachable
 from stream.kafka.clients import connection, security_options
-from stream.kafka_admin import why_unreachable
 from stream.settings import ConfigError, Settings, load_settings
 
 PASSWORD = "s3cret-password-value"

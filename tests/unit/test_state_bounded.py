@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from stream.batch import BatchProcessor, DictState, Record
+from stream.core.batch import BatchProcessor, DictState, Record
 from stream.settings import Settings
 from tests.state_growth import T0_MS, WEEK_MS, simulate
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.core import Counters, UserState, WeekState, id_hash
+from stream.core.counting import Counters, UserState, WeekState, id_hash
 from stream.state.codec import (
     CHUNK_IDS,
     MAX_INLINE_IDS,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from stream.settings import ConfigError, load_settings
-from stream.supervisor import plan_children
+from stream.worker.supervisor import plan_children
 from tests.conftest import ROOT
 from tests.support.waiting import wait_until
 

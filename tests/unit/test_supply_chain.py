@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCKCHECK = ROOT / "deploy" / "local" / "lockcheck.py"
 
 #: Written by hand: the versions whose internals the glue reads. stream/kafka/clients.py
-#: ``fetch_state`` reads aiokafka's subscription state (``consumer._subscription``); stream/app.py
-#: subclasses Faust's ``BootStrategy`` (Faust runs on mode-streaming); stream/core.py keeps
+#: ``fetch_state`` reads aiokafka's subscription state (``consumer._subscription``); stream/worker/app.py
+#: subclasses Faust's ``BootStrategy`` (Faust runs on mode-streaming); stream/core/counting.py keeps
 #: xxhash's ``xxh3_64`` of every event id in the state, so another xxhash must hash alike.
 GLUE_VERSIONS = {
     "faust-streaming": "0.15.3",

@@ -1,4 +1,4 @@
-"""``stream.week``: ISO weeks, Monday 00:00 to Monday 00:00 local time, in Moscow and across DST.
+"""``stream.core.week``: ISO weeks, Monday 00:00 to Monday 00:00 local time, in Moscow and across DST.
 
 Expected instants are written out as epoch milliseconds (checked with ``date -u -d``), expected
 weeks as calendar dates; ``days`` turns a date into days since 1970-01-01, the ``week_start`` unit.
@@ -10,7 +10,8 @@ from datetime import date
 
 import pytest
 
-from stream.week import WeekCalendar, week_date, week_number
+from schemas.rows import week_date
+from stream.core.week import WeekCalendar, week_number
 
 
 def days(day: date) -> int:

@@ -1,4 +1,4 @@
-"""The worker's stop order (``stream.app.stop_runner``): a static member keeps its place in the group
+"""The worker's stop order (``stream.worker.app.stop_runner``): a static member keeps its place in the group
 (heartbeats) through the last refresh of the indicators and stops its consumer last; a dynamic
 member leaves first, so that its partitions move at once.
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stream import app
+from stream.worker import app
 
 
 class FakeRunner:

@@ -1,4 +1,4 @@
-"""``stream.worker_store``: which users a checkpoint's rows change, from which week, and what the
+"""``stream.worker.store``: which users a checkpoint's rows change, from which week, and what the
 refresh of the stored indicators is asked to do with them (the refresh functions are fakes here;
 ``tests/integration/test_kpi_incremental.py`` checks the refresh's rows).
 
@@ -13,15 +13,14 @@ from typing import Any
 
 import pytest
 
-import stream.refresh_work as refresh_work
-import stream.worker_store as module
+import stream.core.refresh_work as refresh_work
+import stream.worker.store as module
+from schemas.rows import PendingRows, RegistrationRow, TeacherWeekRow
 from sinks.clickhouse import StoreError
 from sinks.kpi_changes import ChangesRefreshed
-from stream.batch import PendingRows, RegistrationRow
-from stream.core import TeacherWeekRow
-from stream.refresh_work import RefreshWork
-from stream.week import WeekCalendar
-from stream.worker_store import WorkerStore
+from stream.core.refresh_work import RefreshWork
+from stream.core.week import WeekCalendar
+from stream.worker.store import WorkerStore
 
 W1, W2, W3 = 20_703, 20_710, 20_717  # Mondays 2026-09-07, 09-14, 09-21
 #: 2026-09-13 23:59:59.999 and 2026-09-14 00:00:00.000 MSK (UTC+3): the last instant of W1, the first of W2

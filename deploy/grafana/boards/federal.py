@@ -10,9 +10,9 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
-from stream.report.data import TARGETS_PCT
-from stream.report.labels import INDICATOR_TITLES
-from stream.report.regions import SUBJECTS
+from stream.tools.report.data import TARGETS_PCT
+from stream.tools.report.labels import INDICATOR_TITLES
+from stream.tools.report.regions import SUBJECTS
 
 from .common import CLICKHOUSE, GREEN, INDICATORS, ORANGE, RED, TIMEZONE, YELLOW, ClickHouse, Sql
 from .layout import Board, Layout, board, clickhouse_variable
@@ -71,7 +71,7 @@ RANKING_TABLE = Sql.of(
     "band",
 )
 #: a region's code on its tile: by name (lower case, «ё» as «е»), else by id (the subject's number),
-#: else the first three letters of the name; constants of stream.report.regions, not user input
+#: else the first three letters of the name; constants of stream.tools.report.regions, not user input
 _NAMES = ", ".join(f"'{sub.name.lower().replace('ё', 'е')}'" for sub in SUBJECTS)
 _NUMBERS = ", ".join(f"'{sub.number}'" for sub in SUBJECTS)
 _CODES = ", ".join(f"'{sub.code}'" for sub in SUBJECTS)

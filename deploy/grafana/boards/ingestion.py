@@ -1,5 +1,5 @@
-"""``sferum-ingestion``: the workers from Prometheus (metrics of ``stream/metrics.py`` and
-``stream/kpi_gauges.py``, recording rules of ``deploy/prometheus/rules/sferum.rules.yml``)."""
+"""``sferum-ingestion``: the workers from Prometheus (metrics of ``stream/worker/metrics.py`` and
+``stream/worker/kpi_gauges.py``, recording rules of ``deploy/prometheus/rules/sferum.rules.yml``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import prometheus as prom_models
 
-from stream.report.data import TARGETS_PCT
-from stream.report.labels import INDICATOR_SHORT
+from stream.tools.report.data import TARGETS_PCT
+from stream.tools.report.labels import INDICATOR_SHORT
 
 from .common import BLUE, GREEN, INDICATORS, PROMETHEUS, RED, YELLOW
 from .layout import Board, Layout, board

@@ -12,8 +12,8 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
-from stream.report.data import TARGETS_PCT
-from stream.report.labels import (
+from stream.tools.report.data import TARGETS_PCT
+from stream.tools.report.labels import (
     ACTIVE_MUNICIPALITY,
     INDICATOR_NOTES,
     INDICATOR_SHORT,
