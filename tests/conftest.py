@@ -8,23 +8,19 @@ import asyncio
 import os
 import random
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaClient
 
+from tests.support.paths import CLI, KAFKA_SH, ROOT
 from tests.support.ports import port_open
 
-ROOT = Path(__file__).resolve().parents[1]
-KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
 TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "19092"))
 #: The test broker's secure listeners (deploy/local/kafka.sh): SASL_SSL and SSL with client certificates.
 TEST_KAFKA_SASL_SSL_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_SASL_SSL_PORT", str(TEST_KAFKA_PORT + 2)))
 TEST_KAFKA_SSL_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_SSL_PORT", str(TEST_KAFKA_PORT + 3)))
-CLI = [sys.executable, "-m", "stream"]
 
 
 def _is_kafka(address: str) -> bool:
