@@ -8,23 +8,22 @@ import asyncio
 import os
 import random
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaClient
 
+from tests.support.paths import CLI as CLI
+from tests.support.paths import KAFKA_SH
+from tests.support.paths import ROOT as ROOT
+from tests.support.paths import run_cli as run_cli
 from tests.support.ports import port_open
 
-ROOT = Path(__file__).resolve().parents[1]
-KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
 TEST_KAFKA_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_PORT", "19092"))
 #: The test broker's secure listeners (deploy/local/kafka.sh): SASL_SSL and SSL with client certificates.
 TEST_KAFKA_SASL_SSL_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_SASL_SSL_PORT", str(TEST_KAFKA_PORT + 2)))
 TEST_KAFKA_SSL_PORT = int(os.environ.get("SFERUM_TEST_KAFKA_SSL_PORT", str(TEST_KAFKA_PORT + 3)))
-CLI = [sys.executable, "-m", "stream"]
 
 
 def _is_kafka(address: str) -> bool:
@@ -123,9 +122,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def unique() -> str:
     """A fresh name for this test's topics, consumer group and app."""
     return f"t{uuid.uuid4().hex[:10]}"
-
-
-def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``sferum-kpi`` in a subprocess with only the given SFERUM_* settings."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_")}
-    return subprocess.run([*CLI, *args], env=clean | env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -37,7 +37,7 @@ fi
 # missing and we are root (CI, a fresh machine); otherwise say what is missing.
 need=()
 command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)  # Cyrillic glyphs for the page
-command -v promtool >/dev/null || need+=(prometheus)  # promtool: tests/unit/test_prometheus_rules.py
+command -v promtool >/dev/null || need+=(prometheus)  # promtool: tests/deploy/test_prometheus_rules.py
 command -v faketime >/dev/null || need+=(faketime)    # libfaketime: test.sh runs `pytest -m clock` on other days
 command -v openssl >/dev/null || need+=(openssl)      # deploy/local/kafka.sh: the secure listeners' CA and certificates
 if ((${#need[@]})); then

@@ -28,11 +28,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.conftest import run_cli
-from tests.integration.deadletter_helpers import Kafka, Process, metric, rejected_by_reason, wait_for
 from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.oracle import expected, redrive_departures
 from tests.support.ports import free_port
 from tests.support.redrive_set import FIRST_LATENESS, MAX_EVENT_BYTES, RAISED_LATENESS, redrive_set
+from tests.tools.deadletter_helpers import Kafka, Process, metric, rejected_by_reason, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 dies, two rebalances less than a second apart, a member frozen past its session and resumed, the
 broker and the worker killed then a fail-over to a fresh node, a ClickHouse outage, a broker
 restart, four worker processes over 16 partitions through rolling restarts and a SIGKILL
-(``tests/integration/scale_out.py``). Each test compares ``teacher_week FINAL``, ``staff_week
+(``tests/tools/scale_out.py``). Each test compares ``teacher_week FINAL``, ``staff_week
 FINAL`` and ``registrations FINAL`` with the independent oracle, ``kpi_unit_week`` (the registry loaded first) with the
 independent KPI oracle, checks that no row version was written with two different sets of
 counts, and that the dead-letter topic holds every expected rejection exactly once and nothing
@@ -10,7 +10,7 @@ else.
 
 Each run takes a random seed (printed at the end of the session; ``SFERUM_FAULT_SEED`` fixes it):
 over many CI runs the scenarios see many timings. The scenarios live in
-``tests/integration/faults.py``; ``tests/integration/soak.py`` runs them over many seeds.
+``tests/tools/faults.py``; ``tests/tools/soak.py`` runs them over many seeds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fault_seed
-from tests.integration.faults import (
+from tests.tools.faults import (
     Report,
     can_freeze,
     run_broker_restart,
@@ -34,7 +34,7 @@ from tests.integration.faults import (
     run_outage,
     run_rebalance,
 )
-from tests.integration.scale_out import run_scale_out
+from tests.tools.scale_out import run_scale_out
 
 pytestmark = pytest.mark.integration
 

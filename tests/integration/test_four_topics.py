@@ -23,7 +23,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.conftest import run_cli
-from tests.integration.backfill_check import assert_same_as_replay, replay
 from tests.integration.helpers import (
     read_dead_letter_topic,
     read_staff_week,
@@ -33,6 +32,7 @@ from tests.integration.helpers import (
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected_through_topics
 from tests.support.ports import free_port
+from tests.tools.backfill_check import assert_same_as_replay, replay
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """A 10 MB message and a burst of 100,000 duplicates on the real broker do not stall the worker:
 ``worker --drain`` gets through, the big message is dead-lettered as ``too_large`` and the events
-after both are counted exactly (``tests/integration/hostile_stream.py``, which also runs it with
-1,000,000 duplicates: ``python -m tests.integration.hostile_stream --broker HOST:PORT``)."""
+after both are counted exactly (``tests/tools/hostile_stream.py``, which also runs it with
+1,000,000 duplicates: ``python -m tests.tools.hostile_stream --broker HOST:PORT``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.hostile_stream import run_hostile
+from tests.tools.hostile_stream import run_hostile
 
 pytestmark = pytest.mark.integration
 

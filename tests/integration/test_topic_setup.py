@@ -3,7 +3,7 @@ by itself (``auto.create.topics.enable``, Kafka's default) with its own ``num.pa
 local broker has 4, and the topics here want 16.
 
 Regression: four workers starting at once over 16 input partitions (the scale-out scenario,
-``tests/integration/scale_out.py``) got a state changelog of 4 partitions. Asking the broker
+``tests/tools/scale_out.py``) got a state changelog of 4 partitions. Asking the broker
 whether the changelog existed had made the broker create it with its default; the worker's own
 creation then failed as "already exists" and was ignored; three workers refused to start, and the
 fourth waited forever for changelog partitions 4-15.

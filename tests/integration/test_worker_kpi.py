@@ -13,12 +13,12 @@ import pytest
 
 from sinks.clickhouse import ClickHouseSink
 from tests.conftest import run_cli
-from tests.integration.deadletter_helpers import Kafka, Process, metric, wait_for
 from tests.support.eventgen import week_of
 from tests.support.kpi_dataset import NOW_MS, build, write_registry
 from tests.support.kpi_oracle import COLUMNS, LIST_COLUMNS, kpi_unit_week, same_value
 from tests.support.oracle import expected
 from tests.support.ports import free_port
+from tests.tools.deadletter_helpers import Kafka, Process, metric, wait_for
 
 pytestmark = pytest.mark.integration
 

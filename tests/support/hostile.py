@@ -1,4 +1,4 @@
-"""Hostile Kafka message bodies for the decoder's fuzzing (``python -m tests.fuzz_decode``).
+"""Hostile Kafka message bodies for the decoder's fuzzing (``python -m tests.tools.fuzz_decode``).
 
 Each generator takes a ``random.Random`` and returns one input: ``bytes`` as Kafka delivers
 them, or sometimes ``str`` (``decode`` accepts both). Nothing here imports the code under test.

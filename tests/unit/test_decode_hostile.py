@@ -1,7 +1,7 @@
 """``schemas.decode`` on hostile input, property by property (issue "Reliability", item 5): deep
 nesting, wrong types, non-finite numbers, unicode (lone surrogates, as bytes and as str), huge
 lines and mutated bytes. Each property states the expected outcome by hand from the event
-contract; ``python -m tests.fuzz_decode`` runs the same kinds of input for minutes."""
+contract; ``python -m tests.tools.fuzz_decode`` runs the same kinds of input for minutes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.decode import REASONS, Event, Rejection, decode
-from tests.fuzz_decode import problem
 from tests.support.hostile import GENERATORS
+from tests.tools.fuzz_decode import problem
 
 NOW_MS = 1_800_000_000_000
 TS = 1_790_000_000_000

@@ -1,7 +1,7 @@
 """State stays bounded: a user's week is dropped once it ended the allowed lateness (7 days)
 before the user's stream time, so over 13 weeks of stream time no user holds more than 2 weeks
 (the week in progress and the previous one, open for late events) and the state does not grow.
-The long version with RSS: ``python -m tests.state_growth --weeks 16 --users 20000``."""
+The long version with RSS: ``python -m tests.tools.state_growth --weeks 16 --users 20000``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 
 from stream.core.batch import BatchProcessor, DictState, Record
 from stream.settings import Settings
-from tests.state_growth import T0_MS, WEEK_MS, simulate
+from tests.tools.state_growth import T0_MS, WEEK_MS, simulate
 
 OPEN_WEEKS = 2  # the week in progress and the previous one (lateness 7 days)
 

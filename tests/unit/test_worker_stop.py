@@ -3,7 +3,7 @@
 member leaves first, so that its partitions move at once.
 
 Regression: a static member stopped its consumer, then refreshed the indicators (6.6 s of a
-rolling restart in the scale-out scenario, ``tests/integration/scale_out.py``), then exited; with
+rolling restart in the scale-out scenario, ``tests/tools/scale_out.py``), then exited; with
 the new process's start, the group's default 10 s session timeout ran out before it was back, and
 its partitions moved."""
 

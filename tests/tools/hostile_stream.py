@@ -2,7 +2,7 @@
 duplicates must not stall the worker. Used by ``tests/integration/test_hostile_stream.py`` at
 CI size and runnable at full size::
 
-    python -m tests.integration.hostile_stream --duplicates 1000000 --broker 127.0.0.1:59092
+    python -m tests.tools.hostile_stream --duplicates 1000000 --broker 127.0.0.1:59092
 
 The input, on one topic in this order: generated events (the first half), one valid event padded
 to ``--big-mb`` MB by an unknown field, ``--duplicates`` copies of one valid event (same bytes,
@@ -35,10 +35,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from stream.tools.ndjson import routing_of
-from tests.integration.faults import Scenario, Worker, kill_leftover_workers, read_topic
 from tests.integration.helpers import read_tables
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
+from tests.tools.faults import Scenario, Worker, kill_leftover_workers, read_topic
 
 TOPIC_MAX_BYTES = 16 << 20
 
@@ -190,7 +190,7 @@ def _run(broker: str, base: Path, *, duplicates: int, big_bytes: int, events: in
 def main(argv: list[str] | None = None) -> int:
     import tempfile
 
-    prog = "python -m tests.integration.hostile_stream"
+    prog = "python -m tests.tools.hostile_stream"
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--broker", default="127.0.0.1:9092")
     parser.add_argument("--duplicates", type=int, default=1_000_000)

@@ -1,6 +1,6 @@
 """Recovery time after a SIGKILL (issue "Reliability", item 7)::
 
-    python -m tests.integration.recovery_time --users 60000 --broker 127.0.0.1:59092
+    python -m tests.tools.recovery_time --users 60000 --broker 127.0.0.1:59092
 
 A worker builds state of ``2 × --users`` teacher-weeks (every user sends one event in each of the
 last two weeks, so both weeks are open and held), commits everything and is SIGKILLed. Then a few
@@ -41,7 +41,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stream.kafka.clients import connection_to
 from stream.tools.ndjson import routing_of
-from tests.integration.faults import (
+from tests.support.oracle import expected
+from tests.tools.faults import (
     Scenario,
     Worker,
     create_topic,
@@ -49,7 +50,6 @@ from tests.integration.faults import (
     kill_leftover_workers,
     wait_for,
 )
-from tests.support.oracle import expected
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -201,7 +201,7 @@ def run(broker: str, base: Path, users: int, probes: int = 100) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    prog = "python -m tests.integration.recovery_time"
+    prog = "python -m tests.tools.recovery_time"
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--broker", default="127.0.0.1:9092")
     parser.add_argument("--users", type=int, default=60_000, help="users; the state holds 2 weeks of each")

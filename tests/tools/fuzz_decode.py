@@ -1,6 +1,6 @@
 """Fuzz ``schemas.decode.decode`` with hostile input for a while (issue "Reliability", item 5)::
 
-    python -m tests.fuzz_decode --seconds 60 [--seed N] [--max-rss-growth-mb 64]
+    python -m tests.tools.fuzz_decode --seconds 60 [--seed N] [--max-rss-growth-mb 64]
 
 Inputs come from ``tests/support/hostile.py``: random bytes, mutated valid events, lines of up to
 10 MB, nesting up to 1,000,000 levels, wrong types, NaN/Infinity and huge numbers, lone
@@ -160,7 +160,7 @@ def fuzz(seconds: float, seed: int) -> Stats:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fuzz_decode", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.tools.fuzz_decode", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--max-rss-growth-mb", type=float, default=64.0)

@@ -1,6 +1,6 @@
 """Bounded state over a long run (issue "Reliability", item 6), for the counting core::
 
-    python -m tests.state_growth --weeks 16 --users 20000 [--events-per-week 12]
+    python -m tests.tools.state_growth --weeks 16 --users 20000 [--events-per-week 12]
 
 The worker's own ``BatchProcessor`` runs over ``--weeks`` weeks of generated stream time with
 its state in a dict, in batches of 2,000 events; the state's size is that of the records the
@@ -131,7 +131,7 @@ def simulate(weeks: int, users: int, per_week: int, seed: int = 1, *, lateness_d
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.state_growth", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.tools.state_growth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weeks", type=int, default=16)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--events-per-week", type=int, default=12)

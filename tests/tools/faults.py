@@ -9,8 +9,8 @@ starts, so the indicators the workers refresh as they go are what is checked.
 
 Used by ``tests/integration/test_faults.py`` at CI size and runnable at full size::
 
-    python -m tests.integration.faults crash --events 200000 --kills 5 --broker 127.0.0.1:59092
-    python -m tests.integration.faults rebalance|outage|broker-restart --events N --broker HOST:PORT
+    python -m tests.tools.faults crash --events 200000 --kills 5 --broker 127.0.0.1:59092
+    python -m tests.tools.faults rebalance|outage|broker-restart --events N --broker HOST:PORT
 
 Every scenario uses one mixed input topic, so Kafka orders each user's events exactly as the
 file does and the oracle, which reads the file in order, is the truth for any interleaving of
@@ -45,7 +45,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -73,11 +72,9 @@ from tests.support.kpi_oracle import COLUMNS as KPI_COLUMNS
 from tests.support.kpi_oracle import LIST_COLUMNS as KPI_LIST_COLUMNS
 from tests.support.kpi_oracle import kpi_unit_week, same_value
 from tests.support.oracle import Expected, expected
-from tests.support.ports import free_port
+from tests.support.paths import CLI, KAFKA_SH, ROOT
+from tests.support.ports import free_port, port_open
 
-ROOT = Path(__file__).resolve().parents[2]
-KAFKA_SH = ROOT / "deploy" / "local" / "kafka.sh"
-CLI = [sys.executable, "-m", "stream"]
 #: Settings every worker of a scenario gets on top of its own (see the module docstring).
 WORKER_SETTINGS: dict[str, str] = {"SFERUM_SESSION_TIMEOUT_S": "6"}
 TEACHER_WEEK_ALL = (
@@ -677,9 +674,7 @@ def frozen_store(store: str) -> Iterator[list[Path]]:
 
 def _port_open(broker: str) -> bool:
     host, port = broker.rsplit(":", 1)
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, int(port))) == 0
+    return port_open(host, int(port))
 
 
 def kafka_sh(broker: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -1365,7 +1360,7 @@ def main(argv: list[str] | None = None) -> int:
     import shutil
     import tempfile
 
-    parser = argparse.ArgumentParser(prog="python -m tests.integration.faults", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.tools.faults", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "scenario",
         choices=[

@@ -2,11 +2,11 @@
 twice. Claims of exactness rest on many runs: a scenario that passed 20 times can still fail one
 run in seven::
 
-    python -m tests.integration.soak rebalance --runs 150 --broker 127.0.0.1:9092
-    python -m tests.integration.soak frozen failover double-rebalance --runs 20 --seed 1000
-    python -m tests.integration.soak scale-out --runs 1 --events 500000 --seed 5
+    python -m tests.tools.soak rebalance --runs 150 --broker 127.0.0.1:9092
+    python -m tests.tools.soak frozen failover double-rebalance --runs 20 --seed 1000
+    python -m tests.tools.soak scale-out --runs 1 --events 500000 --seed 5
 
-Each run is ``tests/integration/faults.py``'s scenario (``scale_out.py``'s for ``scale-out``) with
+Each run is ``tests/tools/faults.py``'s scenario (``scale_out.py``'s for ``scale-out``) with
 its own seed (``--seed`` and up), a fresh consumer group, topics, data dirs and stores. One line
 per run: the seed, the verdict, events lost and counted twice (by row versions: a row's version is
 its number of distinct events), registrations and dead letters missing or extra, seconds; then
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration import faults, scale_out
+from tests.tools import faults, scale_out
 
 SCENARIOS: dict[str, Callable[..., faults.Report]] = {
     "crash": lambda broker, base, events, seed: faults.run_crash(broker, base, events=events, kills=5, seed=seed),
@@ -97,7 +97,7 @@ def tally(result: faults.Verdict) -> Tally:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.integration.soak", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.tools.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("scenarios", nargs="+", choices=sorted(SCENARIOS))
     parser.add_argument("--runs", type=int, default=20, help="runs of each scenario (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the first run; the next runs count up")

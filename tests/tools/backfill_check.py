@@ -5,7 +5,7 @@ Used by ``test_four_topics.py``, and as a script on the demo (eight weeks of the
 through the four default topics)::
 
     deploy/local/run.sh   # with SFERUM_DEMO_DIR, SFERUM_DATA_DIR, SFERUM_STORE, SFERUM_BROKER set
-    python -m tests.integration.backfill_check --demo "$SFERUM_DEMO_DIR" \\
+    python -m tests.tools.backfill_check --demo "$SFERUM_DEMO_DIR" \\
         --store "$SFERUM_STORE" --broker "$SFERUM_BROKER" --dead-letter-topic sferum.dead-letter
 
 It replays the demo's ``events.ndjson`` into a store of its own, loads the registry there, and
@@ -19,9 +19,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import run_cli
-from tests.integration.faults import read_kpi
 from tests.integration.helpers import read_dead_letter_file, read_dead_letter_topic, read_staff_week, read_tables
+from tests.support.paths import run_cli
+from tests.tools.faults import read_kpi
 
 
 def assert_same_as_replay(worker_store: str, broker: str, dead_letter_topic: str, replayed: tuple[str, Path]) -> str:

@@ -23,8 +23,8 @@ minus a heartbeat interval (so the broker cannot have expired the session), no p
 
 Runnable at any size, printing the figures::
 
-    python -m tests.integration.soak scale-out --runs 1 --events 500000 --seed 5 --broker 127.0.0.1:9092
-    python -m tests.integration.scale_out --events 500000 --seed 5 --broker 127.0.0.1:9092
+    python -m tests.tools.soak scale-out --runs 1 --events 500000 --seed 5 --broker 127.0.0.1:9092
+    python -m tests.tools.scale_out --events 500000 --seed 5 --broker 127.0.0.1:9092
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stream.kafka.clients import connection_to
-from tests.integration.faults import (
+from tests.support.group_members import Membership, membership, moved
+from tests.tools.faults import (
     FaultError,
     Producer,
     Report,
@@ -55,7 +56,6 @@ from tests.integration.faults import (
     merged_verdict,
     wait_for,
 )
-from tests.support.group_members import Membership, membership, moved
 
 #: What a worker logs (at INFO) each time it starts a partition's task (``stream.kafka.lifecycle``).
 TASK_STARTED = re.compile(rb"partition \d+: started")
@@ -355,7 +355,7 @@ run_scale_out: Callable[..., Report] = cleaning(_run_scale_out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.integration.scale_out", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.tools.scale_out", description=__doc__.split("\n\n")[0])
     parser.add_argument("--broker", default="127.0.0.1:9092", help="host:port of a local broker (kafka.sh)")
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--seed", type=int, default=37)
