@@ -23,6 +23,8 @@ if [[ -s $DEMO/events.ndjson && ! -f $DEMO/registry/staff.csv ]]; then
 fi
 bash "$ROOT/deploy/local/setup.sh"
 bash "$ROOT/deploy/local/kafka.sh" start
+# the broker just started (kafka.sh's port: SFERUM_KAFKA_PORT), unless SFERUM_BROKER names another
+export SFERUM_BROKER=${SFERUM_BROKER:-kafka://127.0.0.1:${SFERUM_KAFKA_PORT:-9092}}
 
 if [[ ! -s $DEMO/events.ndjson ]]; then
   say "generating Орловская область into $DEMO"
