@@ -118,10 +118,9 @@ async def ensure_topics(settings: Settings, topics: Iterable[str], *, compacted:
 
     Which topics exist is asked without naming them: a broker with ``auto.create.topics.enable``
     (Kafka's default) creates a topic that a metadata request names, with its own
-    ``num.partitions``, and the creation here then fails as "already exists". (It did: the
-    changelog of 16 input partitions was made with the broker's 4, and the worker that set it up
-    waited forever for the changelog partitions 4-15.) Whatever created a topic, its size is
-    checked once it exists."""
+    ``num.partitions``, and the creation here then fails as "already exists"
+    (tests/integration/test_topic_setup.py). Whatever created a topic, its size is checked once it
+    exists."""
     admin = await _start_admin(settings)
     try:
         wanted = list(dict.fromkeys(topics))
