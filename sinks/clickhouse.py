@@ -227,37 +227,36 @@ class ClickHouseSink:
 
     def write(self, rows: PendingRows) -> int:
         """Insert pending rows. Idempotent: writing the same rows again changes nothing visible."""
-        with self._store_errors("write to"):
-            for table, week_rows, user_column in (
-                ("teacher_week", rows.teacher_weeks, "teacher_id"),
-                ("staff_week", rows.staff_weeks, "user_id"),
-            ):
-                if week_rows:
-                    self.client.insert(
-                        f"{self.database}.{table}",
-                        [
-                            (
-                                week_date(r.week_start),
-                                r.teacher_id,
-                                r.group_chats_created,
-                                r.group_messages,
-                                r.chat_messages,
-                                r.calls,
-                                r.version,
-                            )
-                            for r in week_rows.values()
-                        ],
-                        column_names=(TEACHER_WEEK_COLUMNS[0], user_column, *TEACHER_WEEK_COLUMNS[2:]),
-                    )
-            if rows.registrations:
-                self.client.insert(
-                    f"{self.database}.registrations",
+        for table, week_rows, user_column in (
+            ("teacher_week", rows.teacher_weeks, "teacher_id"),
+            ("staff_week", rows.staff_weeks, "user_id"),
+        ):
+            if week_rows:
+                self.insert(
+                    table,
                     [
-                        (r.role, r.user_id, r.registered_by, datetime.fromtimestamp(r.ts / 1000, UTC), r.event_id)
-                        for r in rows.registrations.values()
+                        (
+                            week_date(r.week_start),
+                            r.teacher_id,
+                            r.group_chats_created,
+                            r.group_messages,
+                            r.chat_messages,
+                            r.calls,
+                            r.version,
+                        )
+                        for r in week_rows.values()
                     ],
-                    column_names=REGISTRATION_COLUMNS,
+                    column_names=(TEACHER_WEEK_COLUMNS[0], user_column, *TEACHER_WEEK_COLUMNS[2:]),
                 )
+        if rows.registrations:
+            self.insert(
+                "registrations",
+                [
+                    (r.role, r.user_id, r.registered_by, datetime.fromtimestamp(r.ts / 1000, UTC), r.event_id)
+                    for r in rows.registrations.values()
+                ],
+                column_names=REGISTRATION_COLUMNS,
+            )
         return len(rows)
 
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
