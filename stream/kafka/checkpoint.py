@@ -32,13 +32,14 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import RecordMetadata
 
 from schemas.rows import PendingRows
 from stream.core.batch import BatchProcessor, DeadLetter
 from stream.kafka.deadletters import dead_letter_message
+from stream.kafka.ports import PartitionProducer
 from stream.kafka.task import PartitionTask
 from stream.state.users import Changes
 
@@ -194,7 +195,7 @@ class Committer:
         return max(int(meta.offset) + count for meta, (_, count) in zip(batches, sent, strict=True))
 
     async def _send_changelog(
-        self, producer: AIOKafkaProducer, partition: int, entries: Sequence[tuple[bytes, bytes | None]]
+        self, producer: PartitionProducer, partition: int, entries: Sequence[tuple[bytes, bytes | None]]
     ) -> list[tuple[asyncio.Future[object], int]]:
         """The state records as record batches; each batch's future and record count."""
         sent: list[tuple[asyncio.Future[object], int]] = []
@@ -210,7 +211,7 @@ class Committer:
             sent.append((await producer.send_batch(batch, self._changelog, partition=partition), count))
         return sent
 
-    async def _send_letter(self, producer: AIOKafkaProducer, letter: DeadLetter) -> asyncio.Future[object]:
+    async def _send_letter(self, producer: PartitionProducer, letter: DeadLetter) -> asyncio.Future[object]:
         value, headers = dead_letter_message(letter, self._max_event_bytes)
         future: asyncio.Future[object] = await producer.send(
             self._dead_letters, value, key=letter.record.key, headers=headers

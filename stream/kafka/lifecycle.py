@@ -22,13 +22,13 @@ import logging
 from contextlib import suppress
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from sinks.clickhouse import first_line
 from stream.core.batch import Decoded
 from stream.kafka.align import Merge
-from stream.kafka.clients import partition_producer, tps
-from stream.kafka.restore import restore_store
+from stream.kafka.clients import tps
+from stream.kafka.ports import InputConsumer, Kafka
 from stream.kafka.task import PartitionTask
 from stream.settings import Settings
 from stream.state.store import PartitionStore
@@ -49,10 +49,17 @@ def state_dir(settings: Settings, partition: int) -> Path:
 
 class TaskStarter:
     def __init__(
-        self, settings: Settings, consumer: AIOKafkaConsumer, *, gauges: RegionKpiGauges, metrics: Metrics
+        self,
+        settings: Settings,
+        consumer: InputConsumer,
+        kafka: Kafka,
+        *,
+        gauges: RegionKpiGauges,
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
+        self.kafka = kafka
         self.gauges = gauges
         self.metrics = metrics
 
@@ -89,10 +96,10 @@ class TaskStarter:
 
     async def _start_once(self, task: PartitionTask) -> None:
         number = task.number
-        producer = partition_producer(self.settings, number)
+        producer = self.kafka.partition_producer(number)
         task.producer = producer
         await producer.start()  # step 2
-        restored = await restore_store(self.settings, task.store, number)  # step 3
+        restored = await self.kafka.restore(task.store, number)  # step 3
         self.metrics.restore_seconds.observe(restored.seconds)
         self.metrics.restored_records.inc(restored.records)
         await self._load_gauges(task)

@@ -18,24 +18,24 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from schemas.rows import PendingRows
 from sinks.clickhouse import first_line
 from stream.core.batch import BatchProcessor, Decoded, Record, decode_records
 from stream.kafka.assignor import copartitioned_assignor
 from stream.kafka.checkpoint import Committer, Outcome, take_snapshot
-from stream.kafka.clients import changelog_topic, fetch_state, input_consumer
+from stream.kafka.clients import changelog_topic
 from stream.kafka.deadletters import Source
 from stream.kafka.lifecycle import TaskStarter
+from stream.kafka.ports import FetchedRecord, InputConsumer, Kafka
 from stream.kafka.task import PartitionTask
 from stream.settings import Settings
 from stream.worker.kpi_gauges import RegionKpiGauges
 from stream.worker.metrics import Metrics
-from stream.worker.store import WorkerStore
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +57,24 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
         self,
         settings: Settings,
         *,
-        store: WorkerStore,
+        kafka: Kafka,
+        write_rows: Callable[[PendingRows], Awaitable[int]],
         metrics: Metrics,
         gauges: RegionKpiGauges,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.kafka = kafka
         self.metrics = metrics
         self.gauges = gauges
         self._clock = clock
         self.processor = BatchProcessor(settings, check_key=True, clock=clock)
         self.tasks: dict[int, PartitionTask] = {}
         #: Made in ``run``: aiokafka's clients need the running event loop.
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: InputConsumer | None = None
         self._starter: TaskStarter | None = None
         self.committer = Committer(
-            write_rows=self.store.write_rows,
+            write_rows=write_rows,
             group_id=settings.app_id,
             changelog_topic=changelog_topic(settings),
             dead_letter_topic=settings.dead_letter_topic,
@@ -96,7 +97,7 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
     # The loop -----------------------------------------------------------------------------------
 
     @property
-    def consumer(self) -> AIOKafkaConsumer:
+    def consumer(self) -> InputConsumer:
         assert self._consumer is not None, "the runner has not started"
         return self._consumer
 
@@ -106,10 +107,10 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
         return self._starter
 
     async def run(self) -> None:
-        self._consumer = input_consumer(
-            self.settings, assignor=copartitioned_assignor(lambda: list(self.tasks)), listener=self
+        self._consumer = self.kafka.input_consumer(
+            assignor=copartitioned_assignor(lambda: list(self.tasks)), listener=self
         )
-        self._starter = TaskStarter(self.settings, self._consumer, gauges=self.gauges, metrics=self.metrics)
+        self._starter = TaskStarter(self.settings, self._consumer, self.kafka, gauges=self.gauges, metrics=self.metrics)
         await self.consumer.start()
         while not self._stopping.is_set():
             fetched = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS, max_records=FETCH_MAX_RECORDS)
@@ -127,7 +128,7 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
                 await asyncio.sleep(0)
             await self._maybe_checkpoint()
 
-    def _buffer(self, fetched: dict[TopicPartition, list[Any]]) -> None:
+    def _buffer(self, fetched: Mapping[TopicPartition, Sequence[FetchedRecord]]) -> None:
         """Decode fetched records into their task's buffers; skip what was buffered already."""
         if not fetched:
             return
@@ -171,7 +172,7 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
 
     def _caught_up(self, tp: TopicPartition) -> bool:
         """Nothing more of the partition on the broker than what this worker was given."""
-        position, end = fetch_state(self.consumer, tp)
+        position, end = self.consumer.fetch_state(tp)
         return position is not None and end is not None and position >= end
 
     def _apply(self, task: PartitionTask, batch: list[Decoded]) -> None:
@@ -313,7 +314,7 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
             if not task.running:
                 continue
             for tp in task.tps:
-                _, end = fetch_state(self.consumer, tp)
+                _, end = self.consumer.fetch_state(tp)
                 if end is not None:
                     lag.append((tp.topic, tp.partition, max(0, end - task.next_offset.get(tp.topic, end))))
         return lag

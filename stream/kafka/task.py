@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from stream.core.batch import DeadLetter, Decoded
 from stream.kafka.align import Merge
+from stream.kafka.ports import PartitionProducer
 from stream.state.store import PartitionStore
 from stream.state.users import PartitionUsers
 
@@ -26,7 +27,7 @@ class PartitionTask:
     tps: list[TopicPartition]  # the input topics' partitions, in the order of the settings
     users: PartitionUsers
     merge: Merge[TopicPartition, Decoded]
-    producer: AIOKafkaProducer | None = None
+    producer: PartitionProducer | None = None
     running: bool = False
     #: Per input topic: the offset after the last record applied (what the next commit says).
     next_offset: dict[str, int] = field(default_factory=dict)

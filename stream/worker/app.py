@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from sinks.clickhouse import ClickHouseSink
 from stream.core.week import WeekCalendar
+from stream.kafka.live import LiveKafka
 from stream.kafka.runner import Runner
 from stream.settings import Settings
 from stream.worker.kpi_gauges import RegionKpiGauges
@@ -71,7 +72,7 @@ async def stop_runner(runner: Runner, refresh_kpi: Callable[[], Awaitable[None]]
 
 def build_app(
     settings: Settings, *, registry: CollectorRegistry | None = None, clock: Callable[[], float] = time.time
-) -> tuple[faust.App, Runner]:
+) -> tuple[faust.App, Runner, WorkerStore]:
     app = SferumApp(
         settings.app_id,
         broker=settings.broker,
@@ -88,7 +89,9 @@ def build_app(
     gauges = RegionKpiGauges(calendar, clock=clock)
     registry.register(gauges)
     store = WorkerStore(ClickHouseSink(**settings.sink_options), calendar, metrics)
-    runner = Runner(settings, store=store, metrics=metrics, gauges=gauges, clock=clock)
+    runner = Runner(
+        settings, kafka=LiveKafka(settings), write_rows=store.write_rows, metrics=metrics, gauges=gauges, clock=clock
+    )
     metrics.clock.lag_source = runner.consumer_lag
 
     @app.page("/metrics")
@@ -123,4 +126,4 @@ def build_app(
             gauges.regions_of = regions
         await store.refresh_kpi()
 
-    return app, runner
+    return app, runner, store

@@ -63,9 +63,9 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
     logging.getLogger("aiokafka.consumer.group_coordinator").addFilter(_CoordinatorStarting())
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     targets = asyncio.run(prepare(settings))
-    app, runner = build_app(settings)
+    app, runner, store = build_app(settings)
     # The schema is created before the worker starts; the store is then used from one thread only.
-    runner.store.sink.ensure_schema()
+    store.sink.ensure_schema()
     if drain:
         log.info("draining %d partitions up to %d messages", len(targets), sum(e - b for b, e in targets.values()))
 
@@ -82,7 +82,7 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
                 return
             if drained(targets, committed):
                 await runner.checkpoint()
-                await runner.store.refresh_kpi()
+                await store.refresh_kpi()
                 log.info("drained: every input partition is committed up to its end offset at start")
                 os.kill(os.getpid(), signal.SIGTERM)
 
@@ -93,5 +93,5 @@ def run_worker(settings: Settings, *, drain: bool, loglevel: int = logging.WARNI
     except SystemExit as exc:
         code = int(exc.code or 0)
     finally:
-        runner.store.sink.close()
+        store.sink.close()
     return 1 if runner.failed is not None and code == 0 else code
