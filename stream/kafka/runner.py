@@ -126,6 +126,8 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
                     break
                 # between slices the loop runs the rest: a checkpoint's transactions, heartbeats
                 await asyncio.sleep(0)
+            async with self._lock:
+                self._past_non_records()
             await self._maybe_checkpoint()
 
     def _buffer(self, fetched: Mapping[TopicPartition, Sequence[FetchedRecord]]) -> None:
@@ -169,6 +171,24 @@ class Runner(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka's ABC
                     self.consumer.resume(*ready)
                     task.paused.difference_update(ready)
         return applied
+
+    def _past_non_records(self) -> None:
+        """Where every record handed over is applied and the consumer's position is further on, the
+        offsets between hold no record (transaction markers, aborted records: the consumer moves
+        past them only after handing over every record before them), and the applied offset moves
+        to the position. Else the commit would stop at a partition's last record, short of its end
+        by the marker of a producer upstream that writes in transactions: a drain never finishes,
+        and the lag never reaches 0."""
+        for task in self.tasks.values():
+            if not task.running:
+                continue
+            for tp in task.tps:
+                fetched = task.fetched_next.get(tp)
+                if fetched is None or task.next_offset.get(tp.topic) != fetched or task.merge.buffered(tp):
+                    continue
+                position, _ = self.consumer.fetch_state(tp)
+                if position is not None and position > fetched:
+                    task.fetched_next[tp] = task.next_offset[tp.topic] = position
 
     def _caught_up(self, tp: TopicPartition) -> bool:
         """Nothing more of the partition on the broker than what this worker was given."""

@@ -8,9 +8,6 @@ processes the lines in file order (``tests/support/oracle.py``)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -18,12 +15,10 @@ from pathlib import Path
 import pytest
 from aiokafka.partitioner import murmur2
 
-from tests.conftest import CLI, ROOT, run_cli
-from tests.integration.helpers import read_tables, read_topic, scrape_metrics
+from tests.conftest import run_cli
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
-from tests.support.ports import free_port
-from tests.support.waiting import wait_until
+from tests.support.readers import read_tables, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -57,31 +52,6 @@ def _env(broker: str, name: str, base: Path, *, topic: str, partitions: int, sto
         "SFERUM_STORE": f"chdb://{base / store}",
         "SFERUM_WEB_ENABLED": "false",
     }
-
-
-def _consumed(port: int) -> tuple[float, float]:
-    families = scrape_metrics(port)
-    value = lambda name: sum(s.value for f in families.values() for s in f if s.name == name)  # noqa: E731
-    return value("sferum_events_consumed_total"), value("sferum_flush_pending_rows")
-
-
-def _run_until_consumed(env: dict[str, str], n: int) -> None:
-    """``worker`` until it has consumed ``n`` records and written every row, then SIGTERM (a last
-    checkpoint); it must exit 0."""
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SFERUM_")}
-    env = clean | env | {"SFERUM_WEB_ENABLED": "true", "SFERUM_WEB_PORT": str(port)}
-    worker = subprocess.Popen([*CLI, "worker"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(f"{n} records consumed", lambda: _consumed(port), lambda got: got == (n, 0), timeout_s=300)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            _, stderr = worker.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            raise
-    assert worker.returncode == 0, stderr[-4000:]
 
 
 def _ok(result) -> str:  # type: ignore[no-untyped-def]
@@ -130,10 +100,10 @@ def test_four_partitions_to_eight_by_copy_and_rebuild(broker: str, unique: str, 
             assert partitions == {(murmur2(key) & 0x7FFFFFFF) % 8}, key
 
     # the new group counts the new topics from the start, into a store of its own here (in the
-    # procedure, the same store: its rows are then written again with the same versions). It runs
-    # as a service, not with --drain: the copy writes in transactions, and a partition's last
-    # offset is then a transaction marker, past which the worker commits nothing.
-    _run_until_consumed(new, len(lines))
+    # procedure, the same store: its rows are then written again with the same versions). The copy
+    # wrote in transactions: each partition ends with a transaction marker, which the drain's
+    # commit must reach (it stopped at the last record, and the drain waited forever).
+    _ok(run_cli("worker", "--drain", env=new, timeout=600))
     rebuilt_weeks, rebuilt_registrations = read_tables(new["SFERUM_STORE"])
     assert rebuilt_weeks == truth.teacher_week
     assert rebuilt_registrations == truth.registrations

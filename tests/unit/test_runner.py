@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
@@ -27,7 +28,7 @@ from stream.kafka.runner import Runner
 from stream.settings import Settings
 from stream.worker.kpi_gauges import RegionKpiGauges
 from stream.worker.metrics import Metrics
-from tests.support.fake_kafka import FakeBroker, FakeKafka, FakeProducer
+from tests.support.fake_kafka import OPEN, FakeBroker, FakeKafka, FakeProducer
 
 MSK = ZoneInfo("Europe/Moscow")
 #: The week of Monday 2026-11-16, in days since 1970-01-01.
@@ -270,3 +271,37 @@ def test_a_partition_handed_to_another_worker_goes_on_from_its_committed_state(t
     worker = asyncio.run(scenario())
     assert rows.teacher_weeks == EXPECTED
     assert broker.group_offsets == ends(broker, worker.settings)
+
+
+@pytest.mark.parametrize("aborted_too", [False, True])
+def test_input_written_in_transactions_is_committed_to_its_end_past_the_markers(
+    tmp_path: Path, aborted_too: bool
+) -> None:
+    """A producer upstream that writes in transactions leaves a marker after each: the offset
+    committed must reach the partition's end, or ``worker --drain`` waits forever and the lag
+    shows 1 per partition."""
+    broker, rows = FakeBroker(), Rows()
+
+    async def scenario() -> Worker:
+        worker = Worker(tmp_path, broker, rows)
+        events = Events(broker, worker.settings)
+        for name, n in (("e1", 9), ("e2", 10)):
+            topic, key, value = events.line(name, "message_sent", "t-1", at(17, n))
+            broker.produce_in_transaction(topic, 0, [(key, value)])
+        if aborted_too:  # an aborted transaction at the end: its record and its marker
+            tp = TopicPartition(topic, 0)
+            broker.append(tp, key, events.line("e3", "message_sent", "t-1", at(17, 11))[2], state=OPEN, transaction=99)
+            broker.end_transaction(99, commit=False)  # its record is not an event
+        await worker.start()
+        messages = TopicPartition(worker.settings.topic_message_sent, 0)
+        await until(lambda: worker.runner.applied().get(messages, 0) >= 3)  # after e2, at offset 2
+        await asyncio.sleep(0.1)  # turns of the loop: nothing more to apply
+        await worker.runner.checkpoint()
+        assert worker.runner.consumer_lag() == [(tp.topic, 0, 0) for tp in worker.runner.tasks[0].tps]
+        await worker.stop()
+        return worker
+
+    worker = asyncio.run(scenario())
+    messages = TopicPartition(worker.settings.topic_message_sent, 0)
+    assert broker.group_offsets[messages] == (6 if aborted_too else 4)
+    assert rows.teacher_weeks == {("t-1", WEEK): TeacherWeekRow(WEEK, "t-1", 0, 2, 2, 0, 2)}
