@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from sinks.indicators import TARGETS_PCT as TARGETS_PCT  # re-exported: deploy/grafana reads it here
+from sinks.kpi import KPI_COLUMNS
 from stream.core.week import monday_of
 from stream.tools.report.trends import Trends, load_trends
 
@@ -161,34 +162,8 @@ SELECT region_id, region_name, toUInt32(rank), b_teachers, teachers_registered, 
 FROM {db:Identifier}.kpi_region_ranking
 WHERE week_start = {week:Date}
 """
-_REGION_COLUMNS = (
-    "unit_name",
-    "teachers_total",
-    "teachers_registered",
-    "teachers_registered_share",
-    "active_teachers",
-    "active_share",
-    *(f"{key}_teachers" for key in "abcd"),
-    *(f"{key}_share" for key in "abcd"),
-    "schools_total",
-    "schools_registered",
-    "schools_active",
-    "schools_registered_share",
-    "schools_active_share",
-    "municipalities_total",
-    "municipalities_registered",
-    "municipalities_active",
-    "municipalities_registered_share",
-    "municipalities_active_share",
-    "students_total",
-    "students_registered",
-    "students_registered_by_parent",
-    "students_registered_share",
-    "municipality_staff_total",
-    "municipality_staff_registered",
-)
 _REGION = f"""
-SELECT {", ".join(_REGION_COLUMNS)}
+SELECT {", ".join(KPI_COLUMNS)}
 FROM {{db:Identifier}}.kpi_unit_week
 WHERE week_start = {{week:Date}} AND unit_kind = 'region' AND unit_id = {{region:String}}
 """
@@ -270,7 +245,7 @@ def _region_report(store: Queryable, params: dict[str, Any]) -> RegionReport:
     rows = store.query_rows(_REGION, params)
     if not rows:  # the catalog listed it a moment ago; a registry load in between could drop it
         raise ReportArgumentError(f"no data for region {params['region']!r} in the week of {params['week']}")
-    row = dict(zip(_REGION_COLUMNS, rows[0], strict=True))
+    row = dict(zip(KPI_COLUMNS, rows[0], strict=True))
     changes = {r[0]: Change(r[1], r[2], r[3]) for r in store.query_rows(_DYNAMICS, params)}
 
     def count(column: str) -> int:
