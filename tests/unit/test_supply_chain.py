@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from importlib.metadata import version
+from importlib.metadata import distributions, version
 from pathlib import Path
 
 import pytest
@@ -93,3 +93,19 @@ def test_setup_installs_from_the_hashed_lock_only() -> None:
     assert any("--require-hashes" in line and "requirements-dev.lock" in line for line in installs), installs
     assert all("--require-hashes" in line or "--no-deps" in line for line in installs), installs
     assert "lockcheck.py" in setup
+
+
+def test_no_other_installed_distribution_provides_our_import_names() -> None:
+    """The product installs its folders under their own names (``stream``, ``sinks``, ``schemas``):
+    generic names, safe because the service has a virtual environment or image of its own. A
+    dependency that brought a top-level package of one of these names would shadow ours or be
+    shadowed by it; this fails first."""
+    ours = {"stream", "sinks", "schemas"}
+    others = {
+        (str(dist.metadata["Name"]), file.parts[0])
+        for dist in distributions()
+        if dist.metadata["Name"] != "sferum-kpi"
+        for file in dist.files or ()
+        if file.parts and file.parts[0] in ours
+    }
+    assert others == set()
