@@ -28,9 +28,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.conftest import run_cli
-from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.oracle import expected, redrive_departures
 from tests.support.ports import free_port
+from tests.support.readers import read_staff_week, read_tables
 from tests.support.redrive_set import FIRST_LATENESS, MAX_EVENT_BYTES, RAISED_LATENESS, redrive_set
 from tests.tools.deadletter_helpers import Kafka, Process, metric, rejected_by_reason, wait_for
 

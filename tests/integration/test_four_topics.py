@@ -23,15 +23,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.conftest import run_cli
-from tests.integration.helpers import (
+from tests.support.eventgen import GenConfig, generate
+from tests.support.oracle import expected_through_topics
+from tests.support.ports import free_port
+from tests.support.readers import (
     read_dead_letter_topic,
     read_staff_week,
     read_tables,
     reasons,
 )
-from tests.support.eventgen import GenConfig, generate
-from tests.support.oracle import expected_through_topics
-from tests.support.ports import free_port
 from tests.tools.backfill_check import assert_same_as_replay, replay
 
 pytestmark = pytest.mark.integration

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.integration.helpers import read_dead_letter_topic, read_staff_week, read_tables, reasons
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import Expected, expected
 from tests.support.ports import free_port
 from tests.support.pseudonyms import pseudonymised
+from tests.support.readers import read_dead_letter_topic, read_staff_week, read_tables, reasons
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,10 @@ import pytest
 
 from sinks.clickhouse import ClickHouseSink
 from tests.conftest import CLI, ROOT, run_cli
-from tests.integration.helpers import scrape_metrics
 from tests.support.eventgen import MSK
 from tests.support.kpi_dataset import W4, build, write_registry
 from tests.support.ports import free_port
+from tests.support.readers import scrape_metrics
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]

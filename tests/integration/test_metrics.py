@@ -12,10 +12,10 @@ from collections import Counter
 import pytest
 
 from tests.conftest import CLI, ROOT, run_cli
-from tests.integration.helpers import scrape_metrics
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
 from tests.support.ports import free_port
+from tests.support.readers import scrape_metrics
 
 pytestmark = pytest.mark.integration
 

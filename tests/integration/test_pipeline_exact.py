@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.integration.helpers import (
+from tests.support.eventgen import GenConfig, generate
+from tests.support.oracle import Expected, expected
+from tests.support.ports import free_port
+from tests.support.readers import (
     count_rows,
     read_dead_letter_file,
     read_dead_letter_topic,
@@ -25,9 +28,6 @@ from tests.integration.helpers import (
     read_topic,
     reasons,
 )
-from tests.support.eventgen import GenConfig, generate
-from tests.support.oracle import Expected, expected
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,10 @@ from aiokafka import TopicPartition
 from stream.kafka.admin import committed_offsets, end_offsets
 from stream.settings import load_settings
 from tests.conftest import ROOT, run_cli
-from tests.integration.helpers import read_tables, scrape_metrics
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
 from tests.support.ports import free_port
+from tests.support.readers import read_tables, scrape_metrics
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

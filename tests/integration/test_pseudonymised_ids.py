@@ -29,7 +29,6 @@ from rocksdict import Options, Rdict
 
 from sinks.clickhouse import ClickHouseSink, QueryError
 from tests.conftest import CLI, ROOT, run_cli
-from tests.integration.helpers import read_staff_week, read_tables, read_topic
 from tests.support.eventgen import GenConfig, generate
 from tests.support.gen_registry import registry_for
 from tests.support.kpi_dataset import write_registry
@@ -37,6 +36,7 @@ from tests.support.kpi_oracle import kpi_unit_week, same_value
 from tests.support.oracle import expected
 from tests.support.ports import free_port
 from tests.support.pseudonyms import PERSON_ROLES, pseudonym, pseudonymised, raw_ids_in
+from tests.support.readers import read_staff_week, read_tables, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from tests.integration.helpers import read_dead_letter_file, read_dead_letter_topic, read_staff_week, read_tables
 from tests.support.paths import run_cli
+from tests.support.readers import read_dead_letter_file, read_dead_letter_topic, read_staff_week, read_tables
 from tests.tools.faults import read_kpi
 
 

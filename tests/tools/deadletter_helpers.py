@@ -15,8 +15,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.integration.helpers import scrape_metrics
 from tests.support.paths import CLI, ROOT
+from tests.support.readers import scrape_metrics
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:

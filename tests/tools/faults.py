@@ -63,7 +63,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sinks.clickhouse import ClickHouseSink
 from stream.kafka.clients import connection_to
 from stream.tools.ndjson import routing_of
-from tests.integration.helpers import read_staff_week, read_tables
 from tests.support.eventgen import GenConfig, generate
 from tests.support.gen_registry import Registry, registry_for
 from tests.support.hotkey import hot_key_lines
@@ -74,6 +73,7 @@ from tests.support.kpi_oracle import kpi_unit_week, same_value
 from tests.support.oracle import Expected, expected
 from tests.support.paths import CLI, KAFKA_SH, ROOT
 from tests.support.ports import free_port, port_open
+from tests.support.readers import read_staff_week, read_tables
 
 #: Settings every worker of a scenario gets on top of its own (see the module docstring).
 WORKER_SETTINGS: dict[str, str] = {"SFERUM_SESSION_TIMEOUT_S": "6"}

@@ -35,9 +35,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from stream.tools.ndjson import routing_of
-from tests.integration.helpers import read_tables
 from tests.support.eventgen import GenConfig, generate
 from tests.support.oracle import expected
+from tests.support.readers import read_tables
 from tests.tools.faults import Scenario, Worker, kill_leftover_workers, read_topic
 
 TOPIC_MAX_BYTES = 16 << 20
