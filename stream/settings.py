@@ -325,7 +325,7 @@ class Settings(BaseSettings):
     @property
     def sink_options(self) -> SinkOptions:
         """Keyword arguments of ``sinks.clickhouse.ClickHouseSink``."""
-        from sinks.clickhouse import StoreCredentials  # sinks imports stream: not at module level
+        from sinks.clickhouse import StoreCredentials  # loads the ClickHouse driver: only when a sink is made
 
         return {
             "dsn": self.store_dsn,

@@ -124,6 +124,11 @@ class Committer:
         self._sleep = sleep
 
     async def commit(self, snapshot: Snapshot) -> Outcome:
+        """Steps 2 to 4 of the protocol above for a snapshot taken by step 1: its rows written to
+        ClickHouse (retried until written), then one transaction per partition (changelog records,
+        dead letters, input offsets), then each committed partition's state in its local store.
+        A failed transaction leaves its changes, letters and events to the next checkpoint; a
+        fenced one loses its partition (``Outcome.lost``)."""
         outcome = Outcome()
         started = time.perf_counter()
         if snapshot.rows:
