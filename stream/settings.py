@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-if TYPE_CHECKING:  # sinks imports stream: not at run time
+if TYPE_CHECKING:  # the ClickHouse driver loads only when a sink is made
     from sinks.clickhouse import StoreCredentials
 
 DEFAULT_TOPICS = {
