@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from stream.logtag import tag_log_records
 from stream.settings import ConfigError, Settings, load_settings
 from stream.tools.deadletters.commands import dead_letters_app
 
@@ -77,10 +78,18 @@ def check_files(paths: list[Path]) -> None:
 @app.callback()
 def main_options(
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+    log_tag: Annotated[
+        str | None, typer.Option("--log-tag", help="A tag at the start of every log message (letters, digits, . _ -).")
+    ] = None,
 ) -> None:
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         fail(f"unknown log level {log_level!r}")
+    if log_tag is not None:
+        try:
+            tag_log_records(log_tag)
+        except ValueError as exc:
+            fail(str(exc))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 

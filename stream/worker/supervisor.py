@@ -123,7 +123,8 @@ def worker_command(*, drain: bool, log_level: int) -> Callable[[Child], list[str
     level = logging.getLevelName(log_level).lower()
 
     def command(child: Child) -> list[str]:
-        return [sys.executable, "-m", "stream", "--log-level", level, "worker", *(["--drain"] if drain else [])]
+        tagged = ["--log-level", level, "--log-tag", child.name]
+        return [sys.executable, "-m", "stream", *tagged, "worker", *(["--drain"] if drain else [])]
 
     return command
 

@@ -28,6 +28,7 @@ def _one_line_error(result, code: int) -> str:  # type: ignore[no-untyped-def]
         (["worker", "--broker", "not a broker"], {}, 2, "SFERUM_BROKER"),
         (["worker"], {"SFERUM_INPUT_TOPICS": "a,sferum.dead-letter"}, 2, "dead-letter"),
         (["--log-level", "loud", "sql", "SELECT 1"], {}, 2, "log level"),
+        (["--log-tag", "w%s", "sql", "SELECT 1"], {}, 2, "a log tag is 1 to 64 letters"),
         (["schema", "--cluster", "a-b"], {}, 2, "bad cluster name 'a-b'"),
         (["access-sql", "--cluster", "x;y"], {}, 2, "bad cluster name"),
         (

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from stream.settings import ConfigError, load_settings
-from stream.worker.supervisor import plan_children
+from stream.worker.supervisor import plan_children, worker_command
 from tests.conftest import ROOT
 from tests.support.waiting import wait_until
 
@@ -216,3 +216,12 @@ def test_children_get_sigterm_when_the_supervisor_is_killed(tmp_path: Path) -> N
         wait_until("children gone", lambda: [_alive(pid) for pid in pids], lambda alive: not any(alive), timeout_s=10)
     finally:
         run.kill_children()
+
+
+def test_each_child_tags_its_log_lines_with_its_name(tmp_path: Path) -> None:
+    settings = load_settings(processes=2, store=SERVER, data_dir=tmp_path)
+    command = worker_command(drain=True, log_level=20)
+    assert [command(child)[3:] for child in plan_children(settings, "host")] == [
+        ["--log-level", "info", "--log-tag", "worker-0", "worker", "--drain"],
+        ["--log-level", "info", "--log-tag", "worker-1", "worker", "--drain"],
+    ]
