@@ -217,7 +217,13 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float, interval:
 class Producer(threading.Thread):
     """Sends the lines in order, keyed by ``user_id`` as ``sferum-kpi produce`` keys them, paced to
     take about ``seconds``: a live stream that keeps coming while faults happen. One idempotent
-    producer with acks=all sends in order, so a partition holds each user's lines in file order."""
+    producer with acks=all sends in order, so a partition holds each user's lines in file order.
+
+    ``transactional`` (``soak --transactional-input`` sets it for every producer of a run): each
+    chunk is sent in one Kafka transaction, as a producer upstream that writes in transactions
+    does; each leaves a marker in every partition it wrote to."""
+
+    transactional = False
 
     def __init__(
         self,
@@ -255,7 +261,14 @@ class Producer(threading.Thread):
             self.error = exc
 
     async def _send(self) -> None:
-        producer = AIOKafkaProducer(**connection_to(self.broker), enable_idempotence=True, acks="all", linger_ms=20)
+        transactional_id = f"faults-producer-{self.topic}-{id(self)}" if self.transactional else None
+        producer = AIOKafkaProducer(
+            **connection_to(self.broker),
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=20,
+            transactional_id=transactional_id,
+        )
         await producer.start()
         try:
             loop = asyncio.get_running_loop()
@@ -268,8 +281,12 @@ class Producer(threading.Thread):
                     await loop.run_in_executor(None, self._releases.acquire)
                     started = loop.time() - self.seconds * self.sent / total  # the pace resumes from here
                 part = self.lines[i : i + self.chunk]
+                if self.transactional:
+                    await producer.begin_transaction()
                 futures = [await producer.send(self.topic, line, key=routing_of(line)[0]) for line in part]
                 await asyncio.gather(*futures)
+                if self.transactional:
+                    await producer.commit_transaction()
                 self.sent = i + len(part)
                 delay = started + self.seconds * self.sent / total - loop.time()
                 if delay > 0:

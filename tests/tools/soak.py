@@ -104,7 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=40_000)
     parser.add_argument("--broker", default="127.0.0.1:9092", help="host:port of a local broker (kafka.sh)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory of exact runs too")
+    parser.add_argument(
+        "--transactional-input",
+        action="store_true",
+        help="write the input in Kafka transactions, one per chunk of 500 (a marker after each)",
+    )
     args = parser.parse_args(argv)
+    faults.Producer.transactional = args.transactional_input
     failed: list[str] = []
     done = 0
     for scenario in args.scenarios:
@@ -125,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             failed_checks = [claim for claim, ok in report.checks.items() if not ok]
             done += 1
             print(
-                f"{scenario} seed={seed} {'exact' if exact else 'NOT EXACT'}"
+                f"{scenario}{' (transactional input)' if args.transactional_input else ''} seed={seed} "
+                f"{'exact' if exact else 'NOT EXACT'}"
                 f"{' CHECK FAILED' if failed_checks else ''} lost={counts.lost} "
                 f"doubled={counts.doubled} registrations_missing={counts.registrations_missing} "
                 f"registrations_extra={counts.registrations_extra} dead_letters_missing={counts.dead_letters_missing} "
