@@ -26,6 +26,7 @@ from stream.core.week import WeekCalendar
 from stream.kafka.clients import changelog_topic, tps
 from stream.kafka.runner import Runner
 from stream.settings import Settings
+from stream.state.codec import user_key
 from stream.worker.kpi_gauges import RegionKpiGauges
 from stream.worker.metrics import Metrics
 from tests.support.fake_kafka import OPEN, FakeBroker, FakeKafka, FakeProducer
@@ -155,49 +156,47 @@ def ends(broker: FakeBroker, settings: Settings, partition: int = 0) -> dict[Top
     return {tp: len(broker.log(tp)) for tp in tps(settings.consumed_topics, partition) if broker.log(tp)}
 
 
+async def applied_the_week_and_a_bad_line(tmp_path: Path, broker: FakeBroker, rows: Rows) -> Worker:
+    """A worker that has applied the whole of ``week_of_teacher_1`` and a line that is not JSON."""
+    worker = Worker(tmp_path, broker, rows)
+    for _ in Events(broker, worker.settings).week_of_teacher_1():
+        pass
+    broker.produce(worker.settings.topic_message_sent, 0, b"t-1", b"{not json")
+    await worker.start()
+    await worker.applied_to_end(broker)
+    return worker
+
+
+def assert_counted_once_and_committed_to_the_end(broker: FakeBroker, rows: Rows, worker: Worker) -> None:
+    assert rows.teacher_weeks == EXPECTED
+    assert broker.group_offsets == ends(broker, worker.settings)
+
+
 def test_applied_events_are_counted_and_committed_with_their_offsets_state_and_dead_letters(tmp_path: Path) -> None:
     broker, rows = FakeBroker(), Rows()
 
     async def scenario() -> Worker:
-        worker = Worker(tmp_path, broker, rows)
-        events = Events(broker, worker.settings)
-        for _ in events.week_of_teacher_1():
-            pass
-        broker.produce(worker.settings.topic_message_sent, 0, b"t-1", b"{not json")
-        await worker.start()
-        await worker.applied_to_end(broker)
+        worker = await applied_the_week_and_a_bad_line(tmp_path, broker, rows)
         assert not broker.group_offsets and not rows.teacher_weeks  # nothing durable before a checkpoint
         await worker.runner.checkpoint()
         await worker.stop()
         return worker
 
     worker = asyncio.run(scenario())
-    assert rows.teacher_weeks == EXPECTED
+    assert_counted_once_and_committed_to_the_end(broker, rows, worker)
     messages = TopicPartition(worker.settings.topic_message_sent, 0)
-    assert broker.group_offsets == ends(broker, worker.settings)
     assert broker.group_offsets[messages] == 8  # e2-e5, e2 again, e7, e8, the bad line
     changelog = broker.visible(TopicPartition(changelog_topic(worker.settings), 0))
-    assert sorted(entry.key or b"" for entry in changelog) == sorted(changelog_keys(("t-1", "t-2")))
+    assert sorted(entry.key or b"" for entry in changelog) == [user_key("t-1"), user_key("t-2")]
     letters = broker.visible(TopicPartition(worker.settings.dead_letter_topic, 0))
     assert [entry.value for entry in letters] == [b"{not json"]
-
-
-def changelog_keys(users: tuple[str, ...]) -> list[bytes]:
-    from stream.state.codec import user_key
-
-    return [user_key(user) for user in users]
 
 
 def test_a_failed_transaction_commits_nothing_and_the_next_checkpoint_commits_it_all_once(tmp_path: Path) -> None:
     broker, rows = FakeBroker(), Rows()
 
     async def scenario() -> Worker:
-        worker = Worker(tmp_path, broker, rows)
-        for _ in Events(broker, worker.settings).week_of_teacher_1():
-            pass
-        broker.produce(worker.settings.topic_message_sent, 0, b"t-1", b"{not json")
-        await worker.start()
-        await worker.applied_to_end(broker)
+        worker = await applied_the_week_and_a_bad_line(tmp_path, broker, rows)
         worker.kafka.producers[0].fail("commit_transaction", KafkaTimeoutError())
         await worker.runner.checkpoint()
         assert not broker.group_offsets  # the transaction's offsets went with it
@@ -208,8 +207,7 @@ def test_a_failed_transaction_commits_nothing_and_the_next_checkpoint_commits_it
         return worker
 
     worker = asyncio.run(scenario())
-    assert rows.teacher_weeks == EXPECTED
-    assert broker.group_offsets == ends(broker, worker.settings)
+    assert_counted_once_and_committed_to_the_end(broker, rows, worker)
     assert len(broker.visible(TopicPartition(worker.settings.dead_letter_topic, 0))) == 1
     assert len(broker.visible(TopicPartition(changelog_topic(worker.settings), 0))) == 2
 
@@ -239,9 +237,7 @@ def test_a_fenced_partition_starts_again_from_what_was_committed_and_counts_noth
         await worker.stop()
         return worker
 
-    worker = asyncio.run(scenario())
-    assert rows.teacher_weeks == EXPECTED
-    assert broker.group_offsets == ends(broker, worker.settings)
+    assert_counted_once_and_committed_to_the_end(broker, rows, asyncio.run(scenario()))
 
 
 def test_a_partition_handed_to_another_worker_goes_on_from_its_committed_state(tmp_path: Path) -> None:
@@ -268,9 +264,7 @@ def test_a_partition_handed_to_another_worker_goes_on_from_its_committed_state(t
         await first.stop()
         return second
 
-    worker = asyncio.run(scenario())
-    assert rows.teacher_weeks == EXPECTED
-    assert broker.group_offsets == ends(broker, worker.settings)
+    assert_counted_once_and_committed_to_the_end(broker, rows, asyncio.run(scenario()))
 
 
 @pytest.mark.parametrize("aborted_too", [False, True])
