@@ -114,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     done = 0
     for scenario in args.scenarios:
+        label = f"{scenario} (transactional input)" if args.transactional_input else scenario
         for seed in range(args.seed, args.seed + args.runs):
             base = Path(tempfile.mkdtemp(prefix=f"sferum-soak-{scenario}-{seed}-"))
             started = time.monotonic()
             try:
                 report = SCENARIOS[scenario](args.broker, base, args.events, seed)
             except faults.FaultError as exc:
-                print(f"{scenario} seed={seed} FAILED: {str(exc).splitlines()[0]} ({base})", flush=True)
+                print(f"{label} seed={seed} FAILED: {str(exc).splitlines()[0]} ({base})", flush=True)
                 failed.append(f"{scenario}:{seed}")
                 continue
             finally:
@@ -131,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             failed_checks = [claim for claim, ok in report.checks.items() if not ok]
             done += 1
             print(
-                f"{scenario}{' (transactional input)' if args.transactional_input else ''} seed={seed} "
-                f"{'exact' if exact else 'NOT EXACT'}"
+                f"{label} seed={seed} {'exact' if exact else 'NOT EXACT'}"
                 f"{' CHECK FAILED' if failed_checks else ''} lost={counts.lost} "
                 f"doubled={counts.doubled} registrations_missing={counts.registrations_missing} "
                 f"registrations_extra={counts.registrations_extra} dead_letters_missing={counts.dead_letters_missing} "
