@@ -26,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 from schemas.rows import PendingRows, week_date
 from sinks.cluster import SESSION_SETTINGS, cluster_statements, partition_drop
 from sinks.indicators import sql_placeholders
+from sinks.sql_shared import shared_sql
 
 TEACHER_WEEK_COLUMNS = (
     "week_start",
@@ -81,8 +82,9 @@ def schema_statements(
     cluster: str = "",
 ) -> list[str]:
     """DDL in order, from the ``sinks/sql`` files (statements end with ``;`` at a line end), for one
-    database name (an identifier), with the levels and the indicators' thresholds
-    (``sinks.indicators``) in place of their placeholders; with ``cluster``, its form for that
+    database name (an identifier), with the SQL the refreshes share (``sinks.sql_shared``), the
+    levels and the indicators' thresholds (``sinks.indicators``) in place of their placeholders;
+    with ``cluster``, its form for that
     ClickHouse cluster (``sinks.cluster``, docs/cluster.md)."""
     if not _DB.match(database):
         raise ValueError(f"bad database name {database!r}")
@@ -93,9 +95,13 @@ def schema_statements(
         key=lambda f: f.name,
     )
     thresholds = sql_placeholders()
+    shared = shared_sql()
     statements = []
     for f in files:
-        text = f.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone)
+        text = f.read_text(encoding="utf-8")
+        for placeholder, sql in shared.items():  # first: they hold placeholders of the others
+            text = text.replace(placeholder, sql)
+        text = text.replace("{db}", database).replace("{tz}", timezone)
         text = text.replace("{current_snapshot}", current_snapshot_sql(database))
         text = text.replace("{level_low}", repr(float(levels[0]))).replace("{level_high}", repr(float(levels[1])))
         for placeholder, value in thresholds.items():

@@ -1,7 +1,7 @@
 -- Per-user weekly counters of activity sent with role = staff, written by the stream like
 -- teacher_week. A municipality acts through the staff of its education authority (registry_staff,
--- staff_id = user_id): the seed counts a municipality active when it "created at least 1 chat and
--- wrote at least 3 messages" itself. Read it with FINAL.
+-- staff_id = user_id): the regional centre's slides count a municipality active when it
+-- "created at least 1 chat and wrote at least 3 messages" itself. Read it with FINAL.
 CREATE TABLE IF NOT EXISTS {db}.staff_week
 (
     week_start          Date,

@@ -115,27 +115,16 @@ staff_hist AS (
     GROUP BY user_id
 ),
 staff_week_of AS (
-    SELECT st.municipality_id AS municipality_id, w AS week_start,
-           r.reg_week > toDate(0) AND r.reg_week <= w AS registered,
-           arraySum(x -> if(x.1 <= w, x.2, 0), sh.h) AS cum_created,
-           arraySum(x -> if(x.1 <= w, x.3, 0), sh.h) AS cum_group_messages
+{staff_week_columns}
     FROM {db}.registry_staff AS st
     LEFT JOIN (SELECT user_id, reg_week FROM first_reg WHERE role = 'staff') AS r ON r.user_id = st.staff_id
     LEFT JOIN staff_hist AS sh ON sh.user_id = st.staff_id
     ARRAY JOIN (SELECT weeks FROM week_list) AS w
     WHERE st.snapshot = (SELECT s FROM cur)
 ),
-staff_agg AS (
-    SELECT municipality_id, week_start,
-           count() AS staff_total,
-           countIf(registered) AS staff_registered,
-           sumIf(cum_created, registered) >= {active_group_chats}
-               AND sumIf(cum_group_messages, registered) >= {active_group_messages} AS staff_active
-    FROM staff_week_of
-    GROUP BY municipality_id, week_start
-),
+{staff_agg}
 -- a school is active when its registered teachers together reach the thresholds, a municipality
--- when its registered staff together do (the seed: "МО ..., создавшее как минимум 1 чат и
+-- when its registered staff together do (the slides: "МО ..., создавшее как минимум 1 чат и
 -- написавшее как минимум 3 сообщения": the municipality itself, not its schools' teachers)
 org_week AS (
     SELECT uw.unit_kind AS unit_kind, uw.unit_id AS unit_id, uw.region_id AS region_id,
@@ -144,7 +133,7 @@ org_week AS (
            registered AND if(uw.unit_kind = 'school', ta.together_active, sa.staff_active) AS active,
            sa.staff_total AS staff_total,
            sa.staff_registered AS staff_registered,
-           -- the seed's lists of municipalities (staff_not_active: registered, staff registered, not active)
+           -- the slides' lists of municipalities (staff_not_active: registered, staff registered, not active)
            multiIf(NOT registered, 'absent', staff_registered = 0, 'no_staff_registered', active, 'active',
                    'staff_not_active') AS municipality_list
     FROM unit_weeks AS uw
@@ -202,21 +191,8 @@ SELECT
     uw.name AS unit_name,
     uw.region_id AS region_id,
     uw.municipality_id AS municipality_id,
-    ta.teachers_total AS teachers_total,
-    ta.teachers_registered AS teachers_registered,
-    ta.a_teachers AS a_teachers,
-    ta.b_teachers AS b_teachers,
-    ta.c_teachers AS c_teachers,
-    ta.d_teachers AS d_teachers,
-    ta.active_teachers AS active_teachers,
-    if(teachers_total = 0, 0., teachers_registered / teachers_total) AS teachers_registered_share,
-    if(teachers_registered = 0, 0., a_teachers / teachers_registered) AS a_share,
-    if(teachers_registered = 0, 0., b_teachers / teachers_registered) AS b_share,
-    if(teachers_registered = 0, 0., c_teachers / teachers_registered) AS c_share,
-    if(teachers_registered = 0, 0., d_teachers / teachers_registered) AS d_share,
-    if(teachers_registered = 0, 0., active_teachers / teachers_registered) AS active_share,
-    -- the seed's level list of teachers: active of all the unit's registry teachers
-    if(teachers_total = 0, 0., active_teachers / teachers_total) AS active_share_of_total,
+{teacher_counts}
+{teacher_shares}
     if(uw.unit_kind = 'school', NULL, sc.schools_total) AS schools_total,
     if(uw.unit_kind = 'school', NULL, sc.schools_registered) AS schools_registered,
     if(uw.unit_kind = 'school', NULL, sc.schools_active) AS schools_active,

@@ -375,20 +375,8 @@ SELECT
     sw.name AS unit_name,
     sw.region_id AS region_id,
     sw.municipality_id AS municipality_id,
-    ta.teachers_total AS teachers_total,
-    ta.teachers_registered AS teachers_registered,
-    ta.a_teachers AS a_teachers,
-    ta.b_teachers AS b_teachers,
-    ta.c_teachers AS c_teachers,
-    ta.d_teachers AS d_teachers,
-    ta.active_teachers AS active_teachers,
-    if(teachers_total = 0, 0., teachers_registered / teachers_total) AS teachers_registered_share,
-    if(teachers_registered = 0, 0., a_teachers / teachers_registered) AS a_share,
-    if(teachers_registered = 0, 0., b_teachers / teachers_registered) AS b_share,
-    if(teachers_registered = 0, 0., c_teachers / teachers_registered) AS c_share,
-    if(teachers_registered = 0, 0., d_teachers / teachers_registered) AS d_share,
-    if(teachers_registered = 0, 0., active_teachers / teachers_registered) AS active_share,
-    if(teachers_total = 0, 0., active_teachers / teachers_total) AS active_share_of_total,
+{teacher_counts}
+{teacher_shares}
     NULL AS schools_total,
     NULL AS schools_registered,
     NULL AS schools_active,
@@ -560,10 +548,7 @@ munis AS (
            OR region_id IN (SELECT unit_id FROM changed WHERE unit_kind = 'region'))
 ),
 staff_week_of AS (
-    SELECT st.municipality_id AS municipality_id, w AS week_start,
-           r.reg_week > toDate(0) AND r.reg_week <= w AS registered,
-           arraySum(x -> if(x.1 <= w, x.2, 0), sh.h) AS cum_created,
-           arraySum(x -> if(x.1 <= w, x.3, 0), sh.h) AS cum_group_messages
+{staff_week_columns}
     FROM {db}.registry_staff AS st
     LEFT JOIN (
         SELECT user_id, toMonday(min(ts), '{tz}') AS reg_week
@@ -579,15 +564,7 @@ staff_week_of AS (
     ARRAY JOIN arrayFilter(w -> w >= (SELECT min(from_week) FROM changed), weeks) AS w
     WHERE st.snapshot = {snapshot:UInt32} AND st.municipality_id IN (SELECT municipality_id FROM munis)
 ),
-staff_agg AS (
-    SELECT municipality_id, week_start,
-           count() AS staff_total,
-           countIf(registered) AS staff_registered,
-           sumIf(cum_created, registered) >= {active_group_chats}
-               AND sumIf(cum_group_messages, registered) >= {active_group_messages} AS staff_active
-    FROM staff_week_of
-    GROUP BY municipality_id, week_start
-),
+{staff_agg}
 muni_week AS (
     SELECT mw.municipality_id AS municipality_id, mw.region_id AS region_id, mw.week_start AS week_start,
            r.reg_week > toDate(0) AND r.reg_week <= mw.week_start AS registered,
@@ -645,13 +622,7 @@ SELECT
     ss.c_teachers - co.extra_c AS c_teachers,
     ss.d_teachers - co.extra_d AS d_teachers,
     ss.active_teachers - co.extra_active AS active_teachers,
-    if(teachers_total = 0, 0., teachers_registered / teachers_total) AS teachers_registered_share,
-    if(teachers_registered = 0, 0., a_teachers / teachers_registered) AS a_share,
-    if(teachers_registered = 0, 0., b_teachers / teachers_registered) AS b_share,
-    if(teachers_registered = 0, 0., c_teachers / teachers_registered) AS c_share,
-    if(teachers_registered = 0, 0., d_teachers / teachers_registered) AS d_share,
-    if(teachers_registered = 0, 0., active_teachers / teachers_registered) AS active_share,
-    if(teachers_total = 0, 0., active_teachers / teachers_total) AS active_share_of_total,
+{teacher_shares}
     ss.schools_total AS schools_total,
     ss.schools_registered AS schools_registered,
     ss.schools_active AS schools_active,

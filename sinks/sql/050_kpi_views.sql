@@ -41,7 +41,7 @@ SELECT
 FROM {db}.kpi_unit_week
 WHERE unit_kind = 'region';
 
--- The seed's municipality lists: «Отсутствуют в ИКОП» (absent: not registered), «Отсутствуют
+-- The slides' municipality lists: «Отсутствуют в ИКОП» (absent: not registered), «Отсутствуют
 -- регистрации» (no_staff_registered: registered, none of its staff registered), «Активные» (active).
 -- The other registered municipalities (staff registered, not active) are in none of them.
 CREATE OR REPLACE VIEW {db}.kpi_municipality_lists AS

@@ -26,6 +26,7 @@ from sinks.cluster import (
     partition_drop,
 )
 from sinks.kpi_status import SNAPSHOT_STATE_TABLES, WORK_TABLES
+from sinks.sql_shared import shared_sql
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sinks" / "sql"
 CLUSTER = "sferum_cluster"
@@ -223,11 +224,17 @@ def test_a_cluster_name_that_is_not_an_identifier_is_refused() -> None:
             cluster_statements(["CREATE DATABASE IF NOT EXISTS sferum"], "sferum", bad)
 
 
+def _with_shared_sql(text: str) -> str:
+    for placeholder, sql in shared_sql().items():
+        text = text.replace(placeholder, sql)
+    return text
+
+
 def test_without_a_cluster_the_ddl_is_the_files_statements_as_they_are() -> None:
     statements = schema_statements("sferum")
     assert schema_statements("sferum", cluster="") == statements
     text = "".join(
-        f.read_text(encoding="utf-8")
+        _with_shared_sql(f.read_text(encoding="utf-8"))
         .replace("{db}", "sferum")
         .replace("{tz}", "Europe/Moscow")
         .replace("{current_snapshot}", current_snapshot_sql("sferum"))

@@ -13,6 +13,7 @@ import pytest
 
 import sinks.indicators as indicators
 from sinks.clickhouse import schema_statements
+from sinks.sql_shared import shared_sql
 from stream.core.counting import Counters, UserState, WeekState
 from stream.core.week import WeekCalendar, week_number
 from stream.tools.report import data, labels
@@ -77,6 +78,10 @@ def test_the_sql_files_write_the_thresholds_as_placeholders() -> None:
     text = "".join(
         (sql / name).read_text(encoding="utf-8") for name in ("040_kpi_unit_week.sql", "046_kpi_changes.sql")
     )
+    uses = {"{teacher_counts}": 2, "{teacher_shares}": 3, "{staff_week_columns}": 2, "{staff_agg}": 2}
+    assert {placeholder: text.count(placeholder) for placeholder in shared_sql()} == uses
+    for placeholder, shared in shared_sql().items():  # the pieces the files share
+        text = text.replace(placeholder, shared)
     code = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
     # a teacher's or staff user's counters, one unit's sums, compared with a number
     literal = r"(?:cum_created|cum_group_messages|week_\w+|r\.\w+|\bmessages|registered\))\s*>=\s*\d"
