@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from sinks.indicators import TARGETS_PCT
 from stream.core.week import WeekCalendar
-from stream.tools.report.data import TARGETS_PCT
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"

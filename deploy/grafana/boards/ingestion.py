@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import prometheus as prom_models
 
-from stream.tools.report.data import TARGETS_PCT
+from sinks.indicators import TARGETS_PCT
 from stream.tools.report.labels import INDICATOR_SHORT
 
 from .common import BLUE, GREEN, INDICATORS, PROMETHEUS, RED, YELLOW

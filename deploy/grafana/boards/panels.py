@@ -9,7 +9,7 @@ from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
-from stream.tools.report.data import TARGETS_PCT
+from sinks.indicators import TARGETS_PCT
 
 from .common import CLICKHOUSE, GREEN, RED, ClickHouse, Sql
 

@@ -12,7 +12,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 
-from stream.tools.report.data import TARGETS_PCT
+from sinks.indicators import TARGETS_PCT
 from stream.tools.report.labels import (
     ACTIVE_MUNICIPALITY,
     INDICATOR_NOTES,

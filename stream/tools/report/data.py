@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from sinks.indicators import TARGETS_PCT as TARGETS_PCT  # re-exported: deploy/grafana reads it here
+from sinks.indicators import TARGETS_PCT
 from sinks.kpi import KPI_COLUMNS
 from stream.core.week import monday_of
 from stream.tools.report.trends import Trends, load_trends
