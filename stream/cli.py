@@ -330,7 +330,7 @@ def generate(
     from datetime import date
 
     from stream.tools.generate.calendar import generated_period
-    from stream.tools.generate.run import PROFILES, is_profile
+    from stream.tools.generate.run import PROFILES, check_scale, is_profile
     from stream.tools.generate.run import generate as run_generate
 
     if not is_profile(profile):
@@ -341,8 +341,10 @@ def generate(
         fail("--seed must not be negative")
     if not 0 < scale <= 10:
         fail(f"--scale must be above 0 and at most 10, not {scale}")
-    if profile == "orel" and scale != 1.0:
-        fail("--scale applies to small and federal; orel is the seed's region at its size")
+    try:
+        check_scale(profile, scale)
+    except ValueError as exc:
+        fail(str(exc))
     last = None
     if last_week is not None:
         try:

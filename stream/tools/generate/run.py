@@ -56,11 +56,16 @@ class GenerateSummary:
     seconds: float = 0.0
 
 
+def check_scale(profile: ProfileName, scale: float) -> None:
+    """``ValueError`` unless the profile can be scaled so: ``orel`` is the seed's region, exactly."""
+    if profile == "orel" and scale != 1.0:
+        raise ValueError("--scale applies to small and federal; orel is the seed's region at its size")
+
+
 def plan_profile(profile: ProfileName, *, seed: int, scale: float = 1.0) -> list[RegionPlan]:
     """The regions of a profile. ``orel`` is the seed's region, exactly (``scale`` must be 1)."""
+    check_scale(profile, scale)
     if profile == "orel":
-        if scale != 1.0:
-            raise ValueError("--scale applies to small and federal; orel is the seed's region at its size")
         return [seed_region_plan(OREL)]
     sizes, teachers, per_teacher = (
         (SMALL_REGIONS, SMALL_TEACHERS, SMALL_STUDENTS_PER_TEACHER)
