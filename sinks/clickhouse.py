@@ -84,8 +84,7 @@ def schema_statements(
     """DDL in order, from the ``sinks/sql`` files (statements end with ``;`` at a line end), for one
     database name (an identifier), with the SQL the refreshes share (``sinks.sql_shared``), the
     levels and the indicators' thresholds (``sinks.indicators``) in place of their placeholders;
-    with ``cluster``, its form for that
-    ClickHouse cluster (``sinks.cluster``, docs/cluster.md)."""
+    with ``cluster``, its form for that ClickHouse cluster (``sinks.cluster``, docs/cluster.md)."""
     if not _DB.match(database):
         raise ValueError(f"bad database name {database!r}")
     if not _TZ.match(timezone):

@@ -1,8 +1,8 @@
 """The indicators' thresholds and targets, defined here once (docs/indicators.md).
 
 The SQL of ``sinks/sql`` reads the thresholds as placeholders (``{b_group_messages}`` …) that
-``schema_statements`` renders from ``SQL_PLACEHOLDERS``; ``stream.worker.kpi_gauges`` and the report read
-the same names. The module imports nothing of the project, so ``stream`` and ``sinks`` both may
+``schema_statements`` renders from ``sql_placeholders()``; ``stream.worker.kpi_gauges`` and the
+report read the same names. The module imports nothing of the project, so ``stream`` and ``sinks`` both may
 import it.
 
 A teacher registered by the end of a week W counts for
